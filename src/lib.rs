@@ -1,0 +1,6 @@
+//! `vm`: provision VMs and keep one Ansible inventory correct while they come and go.
+//!
+//! The binary in `main.rs` only parses arguments and maps errors to exit codes; everything else
+//! lives here so integration tests and benchmarks can reach the domain code.
+
+pub mod inventory;
