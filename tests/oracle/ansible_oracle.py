@@ -128,8 +128,11 @@ def in_process():
         except SystemExit as ex:
             code = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
         finally:
+            # The real stdout is UTF-8 with ansible's error handler, which turns text it
+            # cannot encode (surrogates from non-UTF-8 input) into "?": do the same.
+            printed = out.getvalue().encode("utf-8", "_replacing_warning_handler").decode("utf-8")
             sys.stdout, sys.stderr, sys.argv = saved
-        return result(code, out.getvalue(), err.getvalue())
+        return result(code, printed, err.getvalue().encode("utf-8", "replace").decode("utf-8"))
 
     return ask
 
