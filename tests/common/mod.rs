@@ -173,12 +173,20 @@ impl Run {
     }
 
     pub fn stdout_contains(&self, needle: &str) -> &Self {
-        assert!(self.stdout.contains(needle), "stdout lacks {needle:?}\n{}", self.describe());
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n{}",
+            self.describe()
+        );
         self
     }
 
     pub fn stderr_contains(&self, needle: &str) -> &Self {
-        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}\n{}", self.describe());
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n{}",
+            self.describe()
+        );
         self
     }
 
@@ -207,24 +215,34 @@ impl Answer {
         matches!(self, Answer::Ok(_))
     }
 
-    /// Ansible's own words for why it refused, without its framing: the line after
-    /// `Failed to parse inventory: ` in the "caused by" part.
+    /// Ansible's own words for why it refused, without its framing: the first line of the
+    /// innermost "caused by" part, less `Failed to parse inventory: `.
     pub fn cause(&self) -> Option<String> {
-        let Answer::Error(text) = self else { return None };
-        let marker = "<<< caused by >>>";
-        let after = text.split(marker).nth(1).unwrap_or(text);
+        let Answer::Error(text) = self else {
+            return None;
+        };
+        let after = text.rsplit("<<< caused by >>>").next().unwrap_or(text);
         after
             .lines()
             .map(str::trim)
             .find(|line| !line.is_empty())
-            .map(|line| line.strip_prefix("Failed to parse inventory: ").unwrap_or(line).to_string())
+            .map(|line| {
+                line.strip_prefix("Failed to parse inventory: ")
+                    .unwrap_or(line)
+                    .to_string()
+            })
     }
 
     /// The inventory source Ansible named as the one it could not parse.
     pub fn failed_source(&self) -> Option<String> {
-        let Answer::Error(text) = self else { return None };
+        let Answer::Error(text) = self else {
+            return None;
+        };
         text.lines()
-            .find_map(|line| line.split("Completely failed to parse inventory source ").nth(1))
+            .find_map(|line| {
+                line.split("Completely failed to parse inventory source ")
+                    .nth(1)
+            })
             .map(|s| s.trim().to_string())
     }
 }
@@ -476,7 +494,11 @@ impl Failures {
             "{what}: {} of {} cases fail: {}\n",
             self.items.len(),
             self.checked,
-            self.items.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")
+            self.items
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         for (case, why) in &self.items {
             writeln!(report, "\n=== {case} ===\n{}", why.trim_end()).expect("write to String");
