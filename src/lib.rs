@@ -3,4 +3,9 @@
 //! The binary in `main.rs` only parses arguments and maps errors to exit codes; everything else
 //! lives here so integration tests and benchmarks can reach the domain code.
 
+pub mod cli;
+pub mod commands;
+pub mod error;
 pub mod inventory;
+pub mod output;
+pub mod project;

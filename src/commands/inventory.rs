@@ -1,0 +1,377 @@
+//! `vm inventory merge | add | remove | list | check | prune`.
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::Context;
+use crate::cli::InventoryCommand;
+use crate::error::Error;
+use crate::inventory::check::{self, Presence};
+use crate::inventory::export::list_export;
+use crate::inventory::fragment::{self, FragmentSpec, Marker};
+use crate::inventory::merge::{self, Merged};
+use crate::inventory::pyliteral::Value;
+
+/// Backend name in the marker of fragments written by `inventory add`: a host made elsewhere,
+/// which no backend of ours can look up.
+const EXTERNAL: &str = "external";
+
+/// Dispatches one `vm inventory` command.
+pub fn run(context: &Context, command: InventoryCommand) -> Result<(), Error> {
+    match command {
+        InventoryCommand::Merge(v) => merge(context, v.validate),
+        InventoryCommand::Add {
+            name,
+            address,
+            groups,
+            vars,
+            user,
+            validate,
+        } => add(
+            context,
+            &name,
+            &address,
+            groups,
+            &vars,
+            user,
+            validate.validate,
+        ),
+        InventoryCommand::Remove { name, validate } => remove(context, &name, validate.validate),
+        InventoryCommand::List { ansible_json } => list(context, ansible_json),
+        InventoryCommand::Check => check(context),
+        InventoryCommand::Prune { dry_run, validate } => prune(context, dry_run, validate.validate),
+    }
+}
+
+fn summary(context: &Context, merged: &Merged) -> String {
+    format!(
+        "{}: {} hosts, {} groups from {} fragments",
+        context.project.merged_path().display(),
+        merged.inventory.hosts.len(),
+        merged.inventory.groups.len() - 2,
+        merged.sources.len()
+    )
+}
+
+fn print_merge_result(context: &Context, merged: &Merged) {
+    if context.json {
+        println!(
+            "{}",
+            json!({
+                "inventory": context.project.merged_path(),
+                "fragments": merged.sources.len(),
+                "hosts": merged.inventory.hosts.len(),
+                "groups": merged.inventory.groups.len() - 2,
+            })
+        );
+    }
+    context
+        .reporter
+        .info(format!("merged {}", summary(context, merged)));
+}
+
+fn merge(context: &Context, mode: Option<crate::project::Validate>) -> Result<(), Error> {
+    let _lock = context.lock()?;
+    let merged = context.merge_locked(mode)?;
+    print_merge_result(context, &merged);
+    Ok(())
+}
+
+/// Puts the fragment folder back as it was when a change to one fragment cannot be merged.
+fn restore(path: &Path, previous: Option<&str>) {
+    let _ = match previous {
+        Some(text) => fragment::write(path, text).map_err(|_| ()),
+        None => fs::remove_file(path).map_err(|_| ()),
+    };
+}
+
+/// The text of an existing fragment, refusing one the tool did not write.
+fn managed_fragment(path: &Path, name: &str) -> Result<Option<String>, Error> {
+    match fs::read_to_string(path) {
+        Ok(text) if Marker::parse(&text).is_some() => Ok(Some(text)),
+        Ok(_) => Err(Error::Failed(format!(
+            "{} was not written by vm (no marker line), so vm will not change it; edit or delete \
+             it yourself, or pick another name than {name}",
+            path.display()
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Failed(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn add(
+    context: &Context,
+    name: &str,
+    address: &str,
+    groups: Vec<String>,
+    vars: &[String],
+    user: Option<String>,
+    mode: Option<crate::project::Validate>,
+) -> Result<(), Error> {
+    fragment::validate_name(name)?;
+    let address = fragment::parse_address(address)?;
+    let mut unique_groups: Vec<String> = Vec::new();
+    for group in groups {
+        fragment::validate_group(&group)?;
+        if group == name {
+            return Err(Error::Input(fragment::FragmentInputError::Group(
+                group,
+                "it is the host's own name; Ansible would confuse the two",
+            )));
+        }
+        if !unique_groups.contains(&group) {
+            unique_groups.push(group);
+        }
+    }
+    let reserved = ["ansible_host", "ansible_port", "ansible_user"];
+    let vars = vars
+        .iter()
+        .map(|v| fragment::parse_var(v, &reserved))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(user) = user
+        .as_deref()
+        .filter(|u| u.is_empty() || u.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(Error::Input(fragment::FragmentInputError::Var(
+            format!("--user {user}"),
+            "a user name must not be empty or contain spaces".to_string(),
+        )));
+    }
+    let spec = FragmentSpec {
+        name: name.to_string(),
+        address,
+        user,
+        groups: unique_groups,
+        vars,
+        marker: Marker::new(EXTERNAL, "-")?,
+    };
+    let text = spec.render(&context.project.templates_dir())?;
+
+    let dir = context.project.fragment_dir();
+    fs::create_dir_all(&dir)
+        .map_err(|e| Error::Failed(format!("cannot create {}: {e}", dir.display())))?;
+    let _lock = context.lock()?;
+    let path = dir.join(spec.file_name());
+    let previous = managed_fragment(&path, name)?;
+    fragment::write(&path, &text)?;
+    match context.merge_locked(mode) {
+        Ok(merged) => {
+            let verb = if previous.is_some() {
+                "updated"
+            } else {
+                "added"
+            };
+            context
+                .reporter
+                .info(format!("{verb} {name} ({})", path.display()));
+            print_merge_result(context, &merged);
+            Ok(())
+        }
+        Err(e) => {
+            restore(&path, previous.as_deref());
+            Err(e)
+        }
+    }
+}
+
+fn remove(
+    context: &Context,
+    name: &str,
+    mode: Option<crate::project::Validate>,
+) -> Result<(), Error> {
+    fragment::validate_name(name)?;
+    let path = context.project.fragment_dir().join(format!("{name}.ini"));
+    let _lock = context.lock()?;
+    let Some(previous) = managed_fragment(&path, name)? else {
+        return Err(Error::Failed(format!(
+            "no fragment for {name} at {}; `vm inventory list` shows the hosts there are",
+            path.display()
+        )));
+    };
+    fs::remove_file(&path)
+        .map_err(|e| Error::Failed(format!("cannot delete {}: {e}", path.display())))?;
+    match context.merge_locked(mode) {
+        Ok(merged) => {
+            context
+                .reporter
+                .info(format!("removed {name} ({})", path.display()));
+            print_merge_result(context, &merged);
+            Ok(())
+        }
+        Err(e) => {
+            restore(&path, Some(&previous));
+            Err(e)
+        }
+    }
+}
+
+fn value_text(value: Option<&Value>) -> serde_json::Value {
+    value.map_or(serde_json::Value::Null, Value::to_json)
+}
+
+fn list(context: &Context, ansible_json: bool) -> Result<(), Error> {
+    let merged = merge::build(
+        &context.project.fragment_dir(),
+        &context.project.merged_path(),
+    )?;
+    let inventory = &merged.inventory;
+    if ansible_json {
+        let text = serde_json::to_string_pretty(&list_export(inventory))
+            .map_err(|e| Error::Failed(format!("cannot print JSON: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = inventory
+        .hosts
+        .iter()
+        .map(|host| {
+            let groups: Vec<&str> = host
+                .groups
+                .iter()
+                .map(|&g| inventory.groups[g].name.as_str())
+                .collect();
+            let fragments: Vec<&str> = host
+                .sources
+                .iter()
+                .map(|&s| merged.sources[s].name.as_str())
+                .collect();
+            json!({
+                "name": host.name,
+                "ansible_host": value_text(host.vars.get("ansible_host").map(|v| &v.value)),
+                "ansible_port": value_text(host.vars.get("ansible_port").map(|v| &v.value)),
+                "groups": groups,
+                "fragments": fragments,
+            })
+        })
+        .collect();
+    if context.json {
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:<24} {:<24} FRAGMENTS",
+        "NAME", "ADDRESS", "GROUPS"
+    );
+    for row in rows {
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let mut address = text(&row["ansible_host"]);
+        if !row["ansible_port"].is_null() {
+            address = format!("{address}:{}", text(&row["ansible_port"]));
+        }
+        let join = |v: &serde_json::Value| {
+            v.as_array()
+                .map(|a| a.iter().map(text).collect::<Vec<_>>().join(","))
+                .unwrap_or_default()
+        };
+        println!(
+            "{:<24} {:<24} {:<24} {}",
+            text(&row["name"]),
+            address,
+            join(&row["groups"]),
+            join(&row["fragments"])
+        );
+    }
+    Ok(())
+}
+
+/// Asks the backends about a managed fragment. No backend exists yet besides `external`, which
+/// by definition nobody can look up.
+fn probe(marker: &Marker, _name: &str) -> Presence {
+    Presence::Unknown(format!("no backend can look up '{}' VMs", marker.backend))
+}
+
+fn check(context: &Context) -> Result<(), Error> {
+    let report = check::check(
+        &context.project.fragment_dir(),
+        &context.project.merged_path(),
+        &probe,
+    )?;
+    if context.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report)
+                .map_err(|e| Error::Failed(format!("cannot print JSON: {e}")))?
+        );
+    } else {
+        for problem in &report.problems {
+            println!("{problem}");
+        }
+        for managed in &report.managed {
+            context
+                .reporter
+                .detail(format!("{}: {}", managed.path.display(), managed.status));
+        }
+        let unchecked = report
+            .managed
+            .iter()
+            .filter(|m| m.status.starts_with("not checked"))
+            .count();
+        if unchecked > 0 {
+            context.reporter.info(format!(
+                "{unchecked} managed fragment(s) not checked for orphans: no backend can look them up (-v lists them)"
+            ));
+        }
+        if report.problems.is_empty() {
+            context.reporter.info("no problems found");
+        }
+    }
+    if report.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::ProblemsFound(report.problems.len()))
+    }
+}
+
+fn prune(
+    context: &Context,
+    dry_run: bool,
+    mode: Option<crate::project::Validate>,
+) -> Result<(), Error> {
+    let _lock = context.lock()?;
+    let report = check::check(
+        &context.project.fragment_dir(),
+        &context.project.merged_path(),
+        &probe,
+    )?;
+    let orphans: Vec<&std::path::PathBuf> = report
+        .problems
+        .iter()
+        .filter_map(|p| match p {
+            check::Problem::Orphan { path, .. } => Some(path),
+            _ => None,
+        })
+        .collect();
+    if context.json {
+        println!("{}", json!({ "orphans": orphans, "deleted": !dry_run }));
+    }
+    for path in &orphans {
+        if dry_run {
+            context
+                .reporter
+                .info(format!("would delete {}", path.display()));
+        } else {
+            fs::remove_file(path)
+                .map_err(|e| Error::Failed(format!("cannot delete {}: {e}", path.display())))?;
+            context.reporter.info(format!("deleted {}", path.display()));
+        }
+    }
+    if orphans.is_empty() {
+        context.reporter.info("no orphaned fragments");
+    }
+    if dry_run {
+        return Ok(());
+    }
+    let merged = context.merge_locked(mode)?;
+    print_merge_result(context, &merged);
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! One file per command: glue between the command line and the domain modules.
+
+pub mod inventory;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+use crate::inventory::ansible;
+use crate::inventory::lock::InventoryLock;
+use crate::inventory::merge::{self, MergeError, Merged};
+use crate::output::Reporter;
+use crate::project::{Project, Validate};
+
+/// What every command gets: the project, how to talk, how long to wait for the lock.
+pub struct Context {
+    /// The located project.
+    pub project: Project,
+    /// Diagnostics on stderr.
+    pub reporter: Reporter,
+    /// `--json`.
+    pub json: bool,
+    /// `--lock-timeout`, else `vm.toml`, else 60 s.
+    pub lock_timeout: Duration,
+    /// The command line, written into the lock file for waiters to read.
+    pub command_line: String,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), Error> {
+    let project = Project::locate(cli.project.as_deref())?;
+    let lock_timeout = Duration::from_secs(
+        cli.lock_timeout
+            .or(project.config.lock_timeout)
+            .unwrap_or(60),
+    );
+    let context = Context {
+        project,
+        reporter: Reporter::new(cli.quiet, cli.verbose),
+        json: cli.json,
+        lock_timeout,
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    match cli.command {
+        Command::Inventory(command) => inventory::run(&context, command),
+    }
+}
+
+impl Context {
+    /// Takes the inventory lock, telling the user whom we wait for.
+    pub fn lock(&self) -> Result<InventoryLock, Error> {
+        let reporter = self.reporter;
+        Ok(InventoryLock::acquire(
+            &self.project.ansible_dir(),
+            self.lock_timeout,
+            &self.command_line,
+            |holder| reporter.info(format!("waiting for the inventory lock, held by {holder}")),
+        )?)
+    }
+
+    /// The `ansible-inventory` to run for `mode`, or `None` for the internal check only.
+    fn ansible_program(&self, mode: Option<Validate>) -> Option<PathBuf> {
+        let configured = self
+            .project
+            .config
+            .ansible_inventory
+            .clone()
+            .or_else(|| std::env::var_os("VM_ANSIBLE_INVENTORY").map(PathBuf::from));
+        match mode
+            .or(self.project.config.validate)
+            .unwrap_or(Validate::Auto)
+        {
+            Validate::Internal => None,
+            Validate::Auto => configured,
+            Validate::Ansible => Some(configured.unwrap_or_else(|| "ansible-inventory".into())),
+        }
+    }
+
+    /// Merges under a lock the caller already holds, with the validation `mode` asks for.
+    pub fn merge_locked(&self, mode: Option<Validate>) -> Result<Merged, Error> {
+        let program = self.ansible_program(mode);
+        let merged = merge::merge(
+            &self.project.fragment_dir(),
+            &self.project.merged_path(),
+            |merged, temp| match &program {
+                None => Ok(()),
+                Some(program) => {
+                    let expected = crate::inventory::export::list_export(&merged.inventory);
+                    ansible::check(program, temp, &expected).map_err(MergeError::from)
+                }
+            },
+        );
+        Ok(merged?)
+    }
+}

@@ -1,0 +1,53 @@
+//! The one error type commands return, and the exit code each case maps to
+//! (DESIGN.md: 0 done · 1 failed · 2 usage · 3 inventory invalid · 4 check found problems ·
+//! 5 timed out).
+
+use crate::inventory::ansible::AnsibleCheckError;
+use crate::inventory::fragment::{FragmentError, FragmentInputError};
+use crate::inventory::lock::LockError;
+use crate::inventory::merge::MergeError;
+use crate::project::ProjectError;
+
+/// Everything a command can fail with; `Display` is the message the user reads.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad arguments.
+    #[error(transparent)]
+    Input(#[from] FragmentInputError),
+    /// The project or its `vm.toml`.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    /// Merging.
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    /// The inventory lock.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// Writing or reading a fragment.
+    #[error(transparent)]
+    Fragment(#[from] FragmentError),
+    /// The real `ansible-inventory` disagreed.
+    #[error(transparent)]
+    Ansible(#[from] AnsibleCheckError),
+    /// `check` found problems (already printed).
+    #[error("{0} problem(s) found")]
+    ProblemsFound(usize),
+    /// Anything else, with its own full message.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Error {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input(_) => 2,
+            Error::Merge(MergeError::Invalid { .. }) => 3,
+            Error::Ansible(AnsibleCheckError::Refused(_)) => 3,
+            Error::Merge(MergeError::Ansible(AnsibleCheckError::Refused(_))) => 3,
+            Error::ProblemsFound(_) => 4,
+            Error::Lock(LockError::Timeout { .. }) => 5,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The one lock that guards every read-modify-write of fragments and of the merged inventory:
+//! an advisory `flock` on `ansible/.inventory.lock`, held for as long as the guard lives.
+//!
+//! The holder writes its pid and command line into the file so that a waiter can say who it is
+//! waiting for. The lock dies with its process (even under SIGKILL), so there is never a stale
+//! lock to clean up; the text left behind is only a hint and is overwritten by the next holder.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// File name of the lock inside the `ansible/` folder.
+pub const LOCK_FILE: &str = ".inventory.lock";
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process held it for the whole wait.
+    #[error(
+        "timed out after {waited:?} waiting for the inventory lock {path}, held by {holder}; \
+         wait for it to finish, or raise --lock-timeout"
+    )]
+    Timeout {
+        /// The lock file.
+        path: PathBuf,
+        /// What the holder wrote about itself.
+        holder: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// The lock file could not be opened or locked at all.
+    #[error(
+        "cannot use the inventory lock {path}: {source}; check that the folder exists and is writable"
+    )]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// A held inventory lock; dropping it releases the lock.
+#[derive(Debug)]
+pub struct InventoryLock {
+    file: File,
+}
+
+impl InventoryLock {
+    /// Takes the lock in `ansible_dir`, waiting at most `timeout`. `on_wait` is called once, with
+    /// the holder's description, when the lock is busy, so the caller can tell the user.
+    pub fn acquire(
+        ansible_dir: &Path,
+        timeout: Duration,
+        command: &str,
+        mut on_wait: impl FnMut(&str),
+    ) -> Result<InventoryLock, LockError> {
+        let path = ansible_dir.join(LOCK_FILE);
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        let start = Instant::now();
+        let mut told = false;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let waited = start.elapsed();
+                    if waited >= timeout {
+                        return Err(LockError::Timeout {
+                            holder: holder(&mut file),
+                            path,
+                            waited,
+                        });
+                    }
+                    if !told {
+                        on_wait(&holder(&mut file));
+                        told = true;
+                    }
+                    std::thread::sleep(pause.min(timeout - waited));
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
+            }
+        }
+        let note = format!("pid {} {}\n", std::process::id(), command);
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(note.as_bytes()))
+            .map_err(io)?;
+        Ok(InventoryLock { file })
+    }
+
+    /// Gives the lock back (also done on drop).
+    pub fn release(self) {
+        drop(self.file);
+    }
+}
+
+/// The holder's self-description, or a neutral text when it wrote none yet.
+fn holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = file.take(512).read_to_string(&mut text);
+    let text = text.trim();
+    if text.is_empty() {
+        "another process".to_string()
+    } else {
+        text.to_string()
+    }
+}

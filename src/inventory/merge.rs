@@ -1,0 +1,334 @@
+//! Builds `ansible/inventory.ini` from `ansible/inventory.d/`: collect the fragments in Ansible's
+//! directory order, parse them into one inventory with Ansible's rules, render it normalized,
+//! prove the rendering reads back identically, and replace the old file atomically.
+//!
+//! The caller holds the inventory lock (see `lock.rs`) around [`merge`]; the functions here never
+//! take it themselves, so a command can change a fragment and merge under one lock.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::export::list_export;
+use super::ini::parse_source;
+use super::model::{Inventory, ModelError};
+use super::render::{Provenance, render};
+
+/// Name of the merged file inside `ansible/`.
+pub const MERGED_FILE: &str = "inventory.ini";
+/// Name of the fragment folder inside `ansible/`.
+pub const FRAGMENT_DIR: &str = "inventory.d";
+/// Prefix of the temporary file a merge writes before renaming it over the merged file.
+const TEMP_PREFIX: &str = ".inventory.ini.tmp.";
+
+/// How deep sub-folders are followed; Ansible has no bound and loops on a symlink cycle.
+const MAX_DEPTH: usize = 32;
+
+/// One fragment file found in the fragment folder.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Path relative to the fragment folder, `/`-separated, for messages and comments.
+    pub name: String,
+    /// Full path.
+    pub path: PathBuf,
+}
+
+/// A fragment Ansible would refuse (or that cannot be read), with where and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FragmentError {
+    /// The fragment's full path.
+    pub path: PathBuf,
+    /// The line, when the problem is on one.
+    pub line: Option<usize>,
+    /// Ansible's message, or ours for problems Ansible does not have.
+    pub message: String,
+}
+
+impl std::fmt::Display for FragmentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.path.display(), line, self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+/// Everything that can stop a merge.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// One or more fragments are invalid; nothing was replaced.
+    #[error("{} invalid inventory fragment(s); {} left unchanged:\n{}", .errors.len(), .merged.display(), list(.errors))]
+    Invalid {
+        /// Every problem found, in fragment order.
+        errors: Vec<FragmentError>,
+        /// The merged file that was kept.
+        merged: PathBuf,
+    },
+    /// The fragment folder does not exist.
+    #[error(
+        "no fragment folder at {0}; create it, or add a host with `vm inventory add NAME ADDRESS`"
+    )]
+    NoFragmentDir(PathBuf),
+    /// Reading the folder or writing the merged file failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What we were doing.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The real `ansible-inventory` refused the new file or read it differently.
+    #[error(transparent)]
+    Ansible(#[from] super::ansible::AnsibleCheckError),
+    /// The rendered file did not read back as the same inventory: a bug in `vm`, never shipped.
+    #[error(
+        "internal error: the merged inventory would not read back as the fragments ({0}); {1} left unchanged, please report this"
+    )]
+    Roundtrip(String, PathBuf),
+}
+
+fn list(errors: &[FragmentError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("  {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The fragments, parsed and merged, ready to write.
+#[derive(Debug)]
+pub struct Merged {
+    /// The reconciled inventory.
+    pub inventory: Inventory,
+    /// The fragments in the order they were read.
+    pub sources: Vec<Source>,
+    /// The normalized INI text.
+    pub text: String,
+}
+
+/// Lists the fragments of `dir` in Ansible's order: entries sorted by bytes, sub-folders
+/// recursed at their sorted place, Ansible's ignored names skipped, and only `*.ini` files kept.
+pub fn collect(dir: &Path) -> Result<Vec<Source>, MergeError> {
+    if !dir.is_dir() {
+        return Err(MergeError::NoFragmentDir(dir.to_path_buf()));
+    }
+    let mut out = Vec::new();
+    walk(dir, "", 0, &mut out)?;
+    Ok(out)
+}
+
+fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<Source>) -> Result<(), MergeError> {
+    let io = |source| MergeError::Io {
+        action: "cannot read the folder",
+        path: dir.to_path_buf(),
+        source,
+    };
+    if depth > MAX_DEPTH {
+        return Err(io(std::io::Error::other(
+            "sub-folders nested too deep (a symlink loop?)",
+        )));
+    }
+    let mut names: Vec<std::ffi::OsString> = fs::read_dir(dir)
+        .map_err(io)?
+        .map(|entry| entry.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    names.sort_by(|a, b| a.as_encoded_bytes().cmp(b.as_encoded_bytes()));
+    for name in names {
+        let text = name.to_string_lossy();
+        if is_ignored(&text) {
+            continue;
+        }
+        let path = dir.join(&name);
+        let rel = format!("{prefix}{text}");
+        if path.is_dir() {
+            walk(&path, &format!("{rel}/"), depth + 1, out)?;
+        } else if text.ends_with(".ini") {
+            out.push(Source { name: rel, path });
+        }
+    }
+    Ok(())
+}
+
+/// Ansible's `IGNORED` pattern for directory entries (ansible-core 2.19 defaults).
+pub fn is_ignored(name: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        ".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".cfg",
+        ".retry",
+    ];
+    name.starts_with('.')
+        || matches!(name, "host_vars" | "group_vars" | "vars_plugins")
+        || ENDINGS.iter().any(|e| name.ends_with(e))
+}
+
+/// Reads and parses every source into one inventory. Returns every problem, not just the first.
+pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
+    let mut inventory = Inventory::new();
+    let mut errors = Vec::new();
+    for (index, source) in sources.iter().enumerate() {
+        let fail = |line, message: String| FragmentError {
+            path: source.path.clone(),
+            line,
+            message,
+        };
+        let bytes = match fs::read(&source.path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                errors.push(fail(None, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(fail(
+                    None,
+                    format!(
+                        "not UTF-8 (byte {}); save it as UTF-8",
+                        e.utf8_error().valid_up_to()
+                    ),
+                ));
+                continue;
+            }
+        };
+        if let Err(e) = parse_source(&mut inventory, index, &text) {
+            errors.push(fail(Some(e.line), e.message));
+        }
+    }
+    if let Err(e) = inventory.reconcile() {
+        errors.push(FragmentError {
+            path: sources
+                .first()
+                .map_or_else(PathBuf::new, |s| s.path.clone()),
+            line: None,
+            message: e.to_string(),
+        });
+    }
+    for host in inventory.name_collisions() {
+        let host = &inventory.hosts[host];
+        errors.push(FragmentError {
+            path: sources[host.origin.source].path.clone(),
+            line: Some(host.origin.line),
+            message: format!(
+                "host '{}' has the same name as a group; Ansible would give the host's \
+                 variables to the group. Rename the host or the group",
+                host.name
+            ),
+        });
+    }
+    if errors.is_empty() {
+        Ok(inventory)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Collects, parses and renders the fragments of `fragment_dir`, and proves that the rendered
+/// text reads back as the same inventory.
+pub fn build(fragment_dir: &Path, merged_path: &Path) -> Result<Merged, MergeError> {
+    let sources = collect(fragment_dir)?;
+    let inventory = parse_all(&sources).map_err(|errors| MergeError::Invalid {
+        errors,
+        merged: merged_path.to_path_buf(),
+    })?;
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let text = render(
+        &inventory,
+        &Provenance {
+            folder: &display_folder(fragment_dir),
+            sources: &names,
+        },
+    );
+    verify_roundtrip(&inventory, &text)
+        .map_err(|why| MergeError::Roundtrip(why, merged_path.to_path_buf()))?;
+    Ok(Merged {
+        inventory,
+        sources,
+        text,
+    })
+}
+
+fn display_folder(dir: &Path) -> String {
+    let mut parts: Vec<String> = dir
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.reverse();
+    parts.join("/")
+}
+
+/// Parses `text` as Ansible would read the merged file and compares what Ansible would list.
+fn verify_roundtrip(inventory: &Inventory, text: &str) -> Result<(), String> {
+    let mut again = Inventory::new();
+    parse_source(&mut again, 0, text).map_err(|e| format!("line {}: {}", e.line, e.message))?;
+    again.reconcile().map_err(|e: ModelError| e.to_string())?;
+    if list_export(&again) == list_export(inventory) {
+        Ok(())
+    } else {
+        Err("the listing differs".to_string())
+    }
+}
+
+/// Replaces `path` with `text` so that a reader sees the old file or the new one, never a mix:
+/// temp file in the same folder, fsync, rename, fsync the folder. Leftover temp files of killed
+/// merges are removed first; the caller holds the lock, so none of them is being written.
+/// `before_rename` sees the complete temp file and may refuse it (the temp file is then removed).
+pub fn write_atomically(
+    path: &Path,
+    text: &[u8],
+    before_rename: impl FnOnce(&Path) -> Result<(), MergeError>,
+) -> Result<(), MergeError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    remove_stale_temps(dir);
+    let temp = dir.join(format!("{TEMP_PREFIX}{}", std::process::id()));
+    let io = |source| MergeError::Io {
+        action: "cannot write",
+        path: path.to_path_buf(),
+        source,
+    };
+    let written = (|| {
+        let mut file = File::create(&temp)?;
+        file.write_all(text)?;
+        file.sync_all()
+    })();
+    let result = written
+        .map_err(io)
+        .and_then(|()| before_rename(&temp))
+        .and_then(|()| fs::rename(&temp, path).map_err(io))
+        .and_then(|()| File::open(dir).and_then(|d| d.sync_all()).map_err(io));
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result
+}
+
+fn remove_stale_temps(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Builds and writes the merged inventory; returns what was written. `validate` sees the
+/// complete temp file before the rename and may refuse it. An unchanged file is not rewritten.
+pub fn merge(
+    fragment_dir: &Path,
+    merged_path: &Path,
+    validate: impl FnOnce(&Merged, &Path) -> Result<(), MergeError>,
+) -> Result<Merged, MergeError> {
+    let merged = build(fragment_dir, merged_path)?;
+    let unchanged = fs::read(merged_path).is_ok_and(|old| old == merged.text.as_bytes());
+    if !unchanged {
+        write_atomically(merged_path, merged.text.as_bytes(), |temp| {
+            validate(&merged, temp)
+        })?;
+    }
+    Ok(merged)
+}

@@ -1,0 +1,468 @@
+//! Ansible's in-memory inventory (`InventoryData`, `Group`, `Host` of ansible-core 2.19), reduced to
+//! what decides the meaning of an INI inventory: group and host order, memberships, parents,
+//! variables and their precedence on re-definition, `ungrouped` reconciliation.
+//!
+//! The structure mirrors Ansible's on purpose: the parser drives it with the same calls Ansible's INI
+//! plugin makes (`add_group`, `add_host`, `set_variable`, `add_child`), so the order-dependent rules
+//! (first port wins, last variable wins, pending groups, `all`'s children order) fall out of the
+//! same sequence of operations instead of being re-derived.
+
+use std::collections::{HashMap, HashSet};
+
+use super::pyliteral::Value;
+
+/// Index of a group in [`Inventory::groups`].
+pub type GroupId = usize;
+/// Index of a host in [`Inventory::hosts`].
+pub type HostId = usize;
+
+/// The group every group without a parent ends up under.
+pub const ALL: GroupId = 0;
+/// The group that holds hosts that are in no other group.
+pub const UNGROUPED: GroupId = 1;
+
+/// Where a variable or host was defined: which source (fragment index) and which line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    /// Index into the list of sources the caller parsed, in parse order.
+    pub source: usize,
+    /// 1-based line number.
+    pub line: usize,
+}
+
+/// A variable's value together with the text Ansible evaluated to get it.
+///
+/// Keeping `src` lets the renderer write the value back so that Ansible evaluates the same text
+/// again, which is the only way to keep every Python-literal subtlety (`'1'` vs `1`, `1e3`,
+/// `"10,20"`) without re-implementing Python's `repr`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Var {
+    /// What `ast.literal_eval` made of `src` (after Ansible's coercions).
+    pub value: Value,
+    /// The exact text handed to `ast.literal_eval`: the shlex-unquoted token part after `=` on a
+    /// host line, the stripped text after `=` in a `:vars` section.
+    pub src: String,
+    /// Where it was set last.
+    pub origin: Origin,
+}
+
+/// Variables in insertion order; re-setting a key keeps its place, like a Python dict.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Vars(Vec<(String, Var)>);
+
+impl Vars {
+    /// Sets `key`, replacing an earlier value in place (Ansible's default `hash_behaviour=replace`).
+    /// Returns the previous value.
+    pub fn set(&mut self, key: &str, var: Var) -> Option<Var> {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, slot)) => Some(std::mem::replace(slot, var)),
+            None => {
+                self.0.push((key.to_string(), var));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&Var> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Iterates in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Var)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Whether no variable is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// An Ansible group.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The group's name as written in its section header.
+    pub name: String,
+    /// The group's own variables (not inherited ones).
+    pub vars: Vars,
+    /// `ansible_group_priority`; Ansible keeps it out of `vars` and shows it only when not 1.
+    pub priority: i64,
+    /// Where `ansible_group_priority` was set, if it was.
+    pub priority_origin: Option<Origin>,
+    /// Child groups in the order they were added.
+    pub children: Vec<GroupId>,
+    /// Parent groups in the order they were added.
+    pub parents: Vec<GroupId>,
+    /// Direct member hosts in the order they were added.
+    pub hosts: Vec<HostId>,
+    host_set: HashSet<HostId>,
+    /// Where the group was first defined.
+    pub origin: Origin,
+}
+
+/// An Ansible host.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// The host's name (inventory_hostname).
+    pub name: String,
+    /// The host's own variables, `ansible_port` from a `name:port` pattern included.
+    pub vars: Vars,
+    /// Groups the host was added to directly, in order.
+    pub groups: Vec<GroupId>,
+    /// Every source (fragment index) that mentions the host, in order, without repeats.
+    pub sources: Vec<usize>,
+    /// Where the host was first defined.
+    pub origin: Origin,
+}
+
+/// Errors Ansible raises while building the inventory (not while reading lines).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// `[g:children]` naming `g` itself.
+    #[error("can't add group to itself")]
+    SelfChild,
+    /// A `:children` edge that closes a loop.
+    #[error("Adding group '{child}' as child to '{parent}' creates a recursive dependency loop.")]
+    Loop {
+        /// The group being added.
+        child: String,
+        /// The group it was added to.
+        parent: String,
+    },
+    /// An empty host name (`""` as the first token).
+    #[error("Invalid empty host name provided: ")]
+    EmptyHost,
+    /// `ansible_group_priority` that Python's `int()` refuses.
+    #[error("{0}")]
+    Priority(String),
+}
+
+/// Who a conflicting variable belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entity {
+    /// A host, by name.
+    Host(String),
+    /// A group, by name.
+    Group(String),
+}
+
+/// One variable set to different values by two different sources; the later one wins in
+/// Ansible, silently. `check` reports these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// Whose variable.
+    pub entity: Entity,
+    /// The variable.
+    pub key: String,
+    /// The value that lost, and where it was set.
+    pub lost: Var,
+    /// The value that won, and where it was set.
+    pub won: Var,
+}
+
+/// The whole inventory, as Ansible holds it after parsing one or more sources.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    /// Groups in creation order; `all` and `ungrouped` first.
+    pub groups: Vec<Group>,
+    /// Hosts in creation order.
+    pub hosts: Vec<Host>,
+    group_index: HashMap<String, GroupId>,
+    host_index: HashMap<String, HostId>,
+    /// Groups that became children of `all` only at reconciliation (they had no parent).
+    /// The renderer relies on it to reproduce `all`'s children order.
+    pub implicit_under_all: HashSet<GroupId>,
+    /// Variables that two sources set differently, in the order they were found.
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Inventory {
+    /// An empty inventory: `all` and `ungrouped`, with `ungrouped` a child of `all`.
+    pub fn new() -> Self {
+        let origin = Origin { source: 0, line: 0 };
+        let mut inventory = Inventory {
+            groups: Vec::new(),
+            hosts: Vec::new(),
+            group_index: HashMap::new(),
+            host_index: HashMap::new(),
+            implicit_under_all: HashSet::new(),
+            conflicts: Vec::new(),
+        };
+        inventory.add_group("all", origin);
+        inventory.add_group("ungrouped", origin);
+        inventory.groups[ALL].children.push(UNGROUPED);
+        inventory.groups[UNGROUPED].parents.push(ALL);
+        inventory
+    }
+
+    /// The group named `name`.
+    pub fn group_id(&self, name: &str) -> Option<GroupId> {
+        self.group_index.get(name).copied()
+    }
+
+    /// The host named `name`.
+    pub fn host_id(&self, name: &str) -> Option<HostId> {
+        self.host_index.get(name).copied()
+    }
+
+    /// Creates the group if it does not exist yet; returns its id either way.
+    pub fn add_group(&mut self, name: &str, origin: Origin) -> GroupId {
+        if let Some(id) = self.group_id(name) {
+            return id;
+        }
+        let id = self.groups.len();
+        self.groups.push(Group {
+            name: name.to_string(),
+            vars: Vars::default(),
+            priority: 1,
+            priority_origin: None,
+            children: Vec::new(),
+            parents: Vec::new(),
+            hosts: Vec::new(),
+            host_set: HashSet::new(),
+            origin,
+        });
+        self.group_index.insert(name.to_string(), id);
+        id
+    }
+
+    /// Ansible's `add_host(name, group, port)`: creates the host on first sight (the port only
+    /// counts then: "first port wins"), then adds it to `group`.
+    pub fn add_host(
+        &mut self,
+        name: &str,
+        group: GroupId,
+        port: Option<u64>,
+        origin: Origin,
+    ) -> Result<HostId, ModelError> {
+        if name.is_empty() {
+            return Err(ModelError::EmptyHost);
+        }
+        let id = match self.host_id(name) {
+            Some(id) => id,
+            None => {
+                let id = self.hosts.len();
+                let mut vars = Vars::default();
+                // Host(name, port) does `if port:`: a port of 0 is no port.
+                if let Some(port) = port.filter(|&p| p != 0) {
+                    let src = port.to_string();
+                    let value = i64::try_from(port).map_or(Value::BigInt(src.clone()), Value::Int);
+                    vars.set("ansible_port", Var { value, src, origin });
+                }
+                self.hosts.push(Host {
+                    name: name.to_string(),
+                    vars,
+                    groups: Vec::new(),
+                    sources: Vec::new(),
+                    origin,
+                });
+                self.host_index.insert(name.to_string(), id);
+                id
+            }
+        };
+        let host = &mut self.hosts[id];
+        if !host.sources.contains(&origin.source) {
+            host.sources.push(origin.source);
+        }
+        self.add_member(group, id);
+        Ok(id)
+    }
+
+    fn add_member(&mut self, group: GroupId, host: HostId) {
+        if self.groups[group].host_set.insert(host) {
+            self.groups[group].hosts.push(host);
+            self.hosts[host].groups.push(group);
+        }
+    }
+
+    fn remove_member(&mut self, group: GroupId, host: HostId) {
+        if self.groups[group].host_set.remove(&host) {
+            self.groups[group].hosts.retain(|&h| h != host);
+            self.hosts[host].groups.retain(|&g| g != group);
+        }
+    }
+
+    /// Sets a host variable the way `InventoryData.set_variable(host_name, …)` does, which looks
+    /// the name up among groups first: a host named like a group sets the group's variable.
+    /// Returns the variable it replaced, for conflict reports.
+    pub fn set_host_variable(
+        &mut self,
+        host: HostId,
+        key: &str,
+        var: Var,
+    ) -> Result<Option<Var>, ModelError> {
+        match self.group_id(&self.hosts[host].name) {
+            Some(group) => self.set_group_variable(group, key, var),
+            None => {
+                let previous = self.hosts[host].vars.set(key, var);
+                self.note_conflict(Entity::Host(self.hosts[host].name.clone()), key, &previous);
+                Ok(previous)
+            }
+        }
+    }
+
+    fn note_conflict(&mut self, entity: Entity, key: &str, previous: &Option<Var>) {
+        let Some(lost) = previous else { return };
+        let won = match &entity {
+            Entity::Host(name) => self.host_id(name).and_then(|h| self.hosts[h].vars.get(key)),
+            Entity::Group(name) => self
+                .group_id(name)
+                .and_then(|g| self.groups[g].vars.get(key)),
+        };
+        if let Some(won) =
+            won.filter(|w| w.origin.source != lost.origin.source && w.value != lost.value)
+        {
+            let conflict = Conflict {
+                entity,
+                key: key.to_string(),
+                lost: lost.clone(),
+                won: won.clone(),
+            };
+            self.conflicts.push(conflict);
+        }
+    }
+
+    /// Sets a group variable; `ansible_group_priority` goes through Python's `int()` into the
+    /// group's priority instead, as `Group.set_variable` does.
+    pub fn set_group_variable(
+        &mut self,
+        group: GroupId,
+        key: &str,
+        var: Var,
+    ) -> Result<Option<Var>, ModelError> {
+        if key == "ansible_group_priority" {
+            let priority = python_int(&var.value).map_err(ModelError::Priority)?;
+            let group = &mut self.groups[group];
+            group.priority = priority;
+            group.priority_origin = Some(var.origin);
+            return Ok(None);
+        }
+        let previous = self.groups[group].vars.set(key, var);
+        self.note_conflict(
+            Entity::Group(self.groups[group].name.clone()),
+            key,
+            &previous,
+        );
+        Ok(previous)
+    }
+
+    /// All ancestors of `group` (not itself), each once.
+    pub fn ancestors(&self, group: GroupId) -> Vec<GroupId> {
+        let mut seen = vec![false; self.groups.len()];
+        let mut out = Vec::new();
+        let mut stack: Vec<GroupId> = self.groups[group].parents.clone();
+        while let Some(g) = stack.pop() {
+            if !std::mem::replace(&mut seen[g], true) {
+                out.push(g);
+                stack.extend(self.groups[g].parents.iter().copied());
+            }
+        }
+        out
+    }
+
+    /// `Group.add_child_group`: refuses self-children and loops, ignores repeats.
+    pub fn add_child(&mut self, parent: GroupId, child: GroupId) -> Result<(), ModelError> {
+        if parent == child {
+            return Err(ModelError::SelfChild);
+        }
+        if self.groups[parent].children.contains(&child) {
+            return Ok(());
+        }
+        if self.ancestors(parent).contains(&child) {
+            return Err(ModelError::Loop {
+                child: self.groups[child].name.clone(),
+                parent: self.groups[parent].name.clone(),
+            });
+        }
+        self.groups[parent].children.push(child);
+        if !self.groups[child].parents.contains(&parent) {
+            self.groups[child].parents.push(parent);
+        }
+        Ok(())
+    }
+
+    /// `InventoryData.reconcile_inventory`: parentless groups go under `all` (in creation order),
+    /// hosts in a real group leave `ungrouped`, hosts in no group (or only `all`) join it.
+    pub fn reconcile(&mut self) -> Result<(), ModelError> {
+        for group in 1..self.groups.len() {
+            if self.groups[group].parents.is_empty() {
+                self.add_child(ALL, group)?;
+                self.implicit_under_all.insert(group);
+            }
+        }
+        let closures: Vec<HashSet<GroupId>> = (0..self.groups.len())
+            .map(|g| {
+                let mut set: HashSet<GroupId> = self.ancestors(g).into_iter().collect();
+                set.insert(g);
+                set
+            })
+            .collect();
+        for host in 0..self.hosts.len() {
+            let mut mine: HashSet<GroupId> = HashSet::new();
+            for &g in &self.hosts[host].groups {
+                mine.extend(closures[g].iter().copied());
+            }
+            if mine.contains(&UNGROUPED) {
+                if mine.iter().any(|&g| g != ALL && g != UNGROUPED) {
+                    self.remove_member(UNGROUPED, host);
+                }
+            } else if mine.is_empty() || (mine.len() == 1 && mine.contains(&ALL)) {
+                self.add_member(UNGROUPED, host);
+            }
+        }
+        Ok(())
+    }
+
+    /// Names used both by a group and by a host. Ansible only warns, but then sends the host's
+    /// variables to the group; `vm` refuses such inventories.
+    pub fn name_collisions(&self) -> Vec<HostId> {
+        (0..self.hosts.len())
+            .filter(|&h| self.group_index.contains_key(&self.hosts[h].name))
+            .collect()
+    }
+}
+
+/// Python's `int(value)` as `Group.set_variable` applies it to `ansible_group_priority`.
+fn python_int(value: &Value) -> Result<i64, String> {
+    match value {
+        Value::Int(i) => Ok(*i),
+        Value::Bool(b) => Ok(i64::from(*b)),
+        Value::Float(f) if f.is_finite() => Ok(f.trunc() as i64),
+        Value::Float(f) if f.is_nan() => Err("cannot convert float NaN to integer".into()),
+        Value::Float(_) => Err("cannot convert float infinity to integer".into()),
+        Value::Str(s) => {
+            let t = s.trim().replace('_', "");
+            t.parse::<i64>()
+                .map_err(|_| format!("invalid literal for int() with base 10: {}", py_repr(s)))
+        }
+        Value::BigInt(_) => Err("ansible_group_priority is too large".into()),
+        Value::Null => Err(
+            "int() argument must be a string, a bytes-like object or a real number, not 'NoneType'"
+                .into(),
+        ),
+        Value::List(_) => Err(
+            "int() argument must be a string, a bytes-like object or a real number, not 'list'"
+                .into(),
+        ),
+        Value::Dict(_) => Err(
+            "int() argument must be a string, a bytes-like object or a real number, not 'dict'"
+                .into(),
+        ),
+    }
+}
+
+/// Python's `repr()` of a string, close enough for error messages.
+pub fn py_repr(s: &str) -> String {
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}

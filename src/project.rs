@@ -1,0 +1,140 @@
+//! Where a project lives and what its `vm.toml` says.
+//!
+//! The project folder is `--project`, else `VM_PROJECT`, else the nearest ancestor of the working
+//! folder that holds `vm.toml` or `ansible/inventory.d`, else the working folder itself.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::inventory::merge::{FRAGMENT_DIR, MERGED_FILE};
+
+/// Name of the optional project configuration file.
+pub const CONFIG_FILE: &str = "vm.toml";
+
+/// Problems finding or reading the project.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    /// `vm.toml` exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// `vm.toml` is not valid TOML or has unknown keys.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line.
+        message: String,
+    },
+    /// The working folder cannot be determined.
+    #[error("cannot determine the working folder: {0}")]
+    Cwd(std::io::Error),
+}
+
+/// How the merged inventory is validated before it replaces the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validate {
+    /// The tool's own parser; also Ansible when `ansible_inventory` is configured.
+    Auto,
+    /// The tool's own parser only (proven equal to Ansible's by the differential tests).
+    Internal,
+    /// Also the real `ansible-inventory` on the new file before it replaces the old one.
+    Ansible,
+}
+
+impl std::str::FromStr for Validate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Validate::Auto),
+            "internal" => Ok(Validate::Internal),
+            "ansible" => Ok(Validate::Ansible),
+            _ => Err(format!("{s:?} is not one of auto, internal, ansible")),
+        }
+    }
+}
+
+/// `vm.toml`: defaults for flags. Every key is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Default for `--validate`.
+    pub validate: Option<Validate>,
+    /// The `ansible-inventory` program for `--validate ansible|auto`.
+    pub ansible_inventory: Option<PathBuf>,
+    /// Default for `--lock-timeout`, in seconds.
+    pub lock_timeout: Option<u64>,
+}
+
+/// A located project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project folder.
+    pub root: PathBuf,
+    /// Its `vm.toml`, or defaults.
+    pub config: Config,
+}
+
+impl Project {
+    /// Finds the project from `--project` (already merged with `VM_PROJECT` by clap).
+    pub fn locate(explicit: Option<&Path>) -> Result<Project, ProjectError> {
+        let root = match explicit {
+            Some(dir) => dir.to_path_buf(),
+            None => {
+                let cwd = std::env::current_dir().map_err(ProjectError::Cwd)?;
+                cwd.ancestors()
+                    .find(|dir| {
+                        dir.join(CONFIG_FILE).is_file()
+                            || dir.join("ansible").join(FRAGMENT_DIR).is_dir()
+                    })
+                    .map_or(cwd.clone(), Path::to_path_buf)
+            }
+        };
+        let config = Self::read_config(&root.join(CONFIG_FILE))?;
+        Ok(Project { root, config })
+    }
+
+    fn read_config(path: &Path) -> Result<Config, ProjectError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => {
+                return Err(ProjectError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| ProjectError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// `ansible/`.
+    pub fn ansible_dir(&self) -> PathBuf {
+        self.root.join("ansible")
+    }
+
+    /// `ansible/inventory.d/`.
+    pub fn fragment_dir(&self) -> PathBuf {
+        self.ansible_dir().join(FRAGMENT_DIR)
+    }
+
+    /// `ansible/inventory.ini`.
+    pub fn merged_path(&self) -> PathBuf {
+        self.ansible_dir().join(MERGED_FILE)
+    }
+
+    /// `templates/`, whose files override the built-in templates.
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join("templates")
+    }
+}
