@@ -216,11 +216,18 @@ impl Answer {
     }
 
     /// Ansible's own words for why it refused, without its framing: the first line of the
-    /// innermost "caused by" part, less `Failed to parse inventory: `.
+    /// innermost "caused by" part, less `Failed to parse inventory: `; for an error found after
+    /// parsing (a loop through `all` when groups are reconciled) the `[ERROR]: ` line.
     pub fn cause(&self) -> Option<String> {
         let Answer::Error(text) = self else {
             return None;
         };
+        if !text.contains("<<< caused by >>>") {
+            return text
+                .lines()
+                .find_map(|line| line.strip_prefix("[ERROR]: "))
+                .map(str::to_string);
+        }
         let after = text.rsplit("<<< caused by >>>").next().unwrap_or(text);
         after
             .lines()
@@ -470,6 +477,9 @@ pub struct Failures {
     checked: usize,
 }
 
+/// How many failures are shown in full; the others are only named.
+const SHOWN_IN_FULL: usize = 25;
+
 impl Failures {
     pub fn new() -> Self {
         Self::default()
@@ -490,18 +500,25 @@ impl Failures {
             eprintln!("{what}: {} cases checked, all agree", self.checked);
             return;
         }
+        let mut names: Vec<&str> = self.items.iter().map(|(c, _)| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
         let mut report = format!(
             "{what}: {} of {} cases fail: {}\n",
-            self.items.len(),
+            names.len(),
             self.checked,
-            self.items
-                .iter()
-                .map(|(c, _)| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            names.join(", ")
         );
-        for (case, why) in &self.items {
+        for (case, why) in self.items.iter().take(SHOWN_IN_FULL) {
             writeln!(report, "\n=== {case} ===\n{}", why.trim_end()).expect("write to String");
+        }
+        if self.items.len() > SHOWN_IN_FULL {
+            writeln!(
+                report,
+                "\n({} more failures not shown)",
+                self.items.len() - SHOWN_IN_FULL
+            )
+            .expect("write to String");
         }
         panic!("{report}");
     }
