@@ -1,0 +1,410 @@
+//! Many `vm` processes at once: the inventory lock serialises every read-modify-write, so no
+//! change is lost, no temp file is left behind, and a reader of `inventory.ini` only ever sees a
+//! complete file; a process that holds the lock makes others wait, then give up with exit 5
+//! naming it.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write as _};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Project, Run};
+use vm::inventory::render::HEADER;
+
+/// Runs every argument list at the same moment, one `vm` process each (threads released
+/// together by a barrier), and returns the runs in the order given.
+fn run_all_at_once(project: &Project, commands: &[Vec<String>]) -> Vec<Run> {
+    let barrier = Barrier::new(commands.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = commands
+            .iter()
+            .map(|args| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    barrier.wait();
+                    project.run(&args)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("runner thread panicked"))
+            .collect()
+    })
+}
+
+fn add_args(name: &str, address: &str, groups: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["inventory", "add", name, address]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for group in groups {
+        args.push("--group".into());
+        args.push(group.to_string());
+    }
+    args
+}
+
+/// Names of temp files (`*.tmp*`) under `ansible/` and `ansible/inventory.d/`.
+fn temp_files(project: &Project) -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in [project.root().join("ansible"), project.inventory_d()] {
+        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
+            let name = entry.expect("folder entry").file_name();
+            let name = name.to_string_lossy();
+            if name.contains(".tmp") {
+                found.push(format!("{}/{name}", dir.display()));
+            }
+        }
+    }
+    found
+}
+
+/// The host names `vm inventory list --json` reports for a project.
+fn listed_hosts(project: &Project) -> BTreeSet<String> {
+    let run = project.run(&["--json", "inventory", "list"]);
+    run.success();
+    run.json()
+        .as_array()
+        .unwrap_or_else(|| panic!("list --json is not an array\n{}", run.describe()))
+        .iter()
+        .map(|row| row["name"].as_str().expect("host name").to_string())
+        .collect()
+}
+
+/// Host lines of a merged file: lines that are not blank, not comments and not section headers,
+/// in `[ungrouped]` or the group sections (not `:vars` / `:children`); first token only.
+fn host_lines(text: &str) -> BTreeSet<String> {
+    let mut hosts = BTreeSet::new();
+    let mut in_hosts_section = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if line.starts_with('[') {
+            in_hosts_section = !line.contains(':');
+            continue;
+        }
+        if in_hosts_section {
+            hosts.insert(line.split_whitespace().next().unwrap_or("").to_string());
+        }
+    }
+    hosts
+}
+
+/// What the header says the file holds: `# N hosts, ...` on the second line.
+fn header_host_count(text: &str) -> Option<usize> {
+    let second = text.lines().nth(1)?;
+    second
+        .strip_prefix("# ")?
+        .split_once(" hosts")?
+        .0
+        .parse()
+        .ok()
+}
+
+/// Proves that one text `inventory.ini` held is a complete merged file: it reads back through
+/// `vm`'s own parser (as the only fragment of a scratch project) and holds exactly as many hosts
+/// as its header announces, all of them among `expected`.
+fn assert_complete(text: &[u8], expected: &BTreeSet<String>) {
+    let shown = String::from_utf8_lossy(text).into_owned();
+    let scratch = Project::new().fragment_bytes("seen.ini", text);
+    let hosts = listed_hosts(&scratch);
+    let announced = header_host_count(&shown)
+        .unwrap_or_else(|| panic!("no `# N hosts` header line in a file read:\n{shown}"));
+    assert_eq!(
+        hosts.len(),
+        announced,
+        "a read saw a file whose header announces {announced} hosts but which holds {}:\n{shown}",
+        hosts.len()
+    );
+    assert!(
+        hosts.is_subset(expected),
+        "a read saw hosts nobody added: {:?}\n{shown}",
+        hosts.difference(expected).collect::<Vec<_>>()
+    );
+}
+
+/// Reads `path` in a tight loop until `stop`, checking every read for the two marks of a whole
+/// file (the generated header first, a newline last) and keeping each distinct text seen.
+struct Reader {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<(usize, HashMap<Vec<u8>, usize>, Vec<String>)>,
+}
+
+impl Reader {
+    fn start(path: &Path) -> Reader {
+        let stop = Arc::new(AtomicBool::new(false));
+        let path = path.to_path_buf();
+        let flag = Arc::clone(&stop);
+        let handle = std::thread::spawn(move || {
+            let mut reads = 0;
+            let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+            let mut broken = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let bytes = match fs::read(&path) {
+                    Ok(bytes) => bytes,
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => panic!("read {}: {e}", path.display()),
+                };
+                reads += 1;
+                let whole =
+                    bytes.starts_with(format!("{HEADER}\n").as_bytes()) && bytes.ends_with(b"\n");
+                if !whole && broken.len() < 5 {
+                    broken.push(String::from_utf8_lossy(&bytes).into_owned());
+                }
+                *seen.entry(bytes).or_default() += 1;
+            }
+            (reads, seen, broken)
+        });
+        Reader { stop, handle }
+    }
+
+    /// Stops the reader; returns how many reads found the file and each distinct text.
+    fn finish(self) -> (usize, HashMap<Vec<u8>, usize>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let (reads, seen, broken) = self.handle.join().expect("reader thread panicked");
+        assert!(
+            broken.is_empty(),
+            "the reader saw {} partial file(s), e.g.:\n{}",
+            broken.len(),
+            broken[0]
+        );
+        (reads, seen)
+    }
+}
+
+#[test]
+fn thirty_two_concurrent_adds_all_land_and_a_reader_never_sees_a_partial_file() {
+    let project = Project::new();
+    let names: Vec<String> = (0..32).map(|i| format!("vm-{i:02}")).collect();
+    let commands: Vec<Vec<String>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let groups: &[&str] = match i % 4 {
+                0 => &["web"],
+                1 => &["db", "web"],
+                2 => &["db"],
+                _ => &[],
+            };
+            add_args(name, &format!("10.0.1.{}", i + 1), groups)
+        })
+        .collect();
+
+    let reader = Reader::start(&project.inventory_ini());
+    let runs = run_all_at_once(&project, &commands);
+    // Keep reading a little after the last writer, so the final file is among the texts seen.
+    std::thread::sleep(Duration::from_millis(50));
+    let (reads, seen) = reader.finish();
+
+    for run in &runs {
+        run.success();
+    }
+    let expected: BTreeSet<String> = names.iter().cloned().collect();
+    let final_text = project
+        .read("ansible/inventory.ini")
+        .expect("inventory.ini exists");
+    let final_str = String::from_utf8(final_text.clone()).expect("inventory.ini is UTF-8");
+    assert_eq!(
+        host_lines(&final_str),
+        expected,
+        "inventory.ini does not hold exactly the 32 hosts added:\n{final_str}"
+    );
+    assert_eq!(listed_hosts(&project), expected);
+    assert_eq!(
+        fs::read_dir(project.inventory_d()).unwrap().count(),
+        32,
+        "one fragment per host, nothing else"
+    );
+    assert_eq!(
+        temp_files(&project),
+        Vec::<String>::new(),
+        "temp files left"
+    );
+
+    eprintln!(
+        "reader: {reads} reads of inventory.ini, {} distinct complete texts",
+        seen.len()
+    );
+    assert!(reads > 0, "the reader never found inventory.ini");
+    assert!(
+        seen.contains_key(&final_text),
+        "the reader never saw the final file"
+    );
+    for text in seen.keys() {
+        assert_complete(text, &expected);
+    }
+}
+
+#[test]
+fn concurrent_adds_and_removes_leave_exactly_the_expected_hosts() {
+    let project = Project::new();
+    let old: Vec<String> = (0..16).map(|i| format!("old-{i:02}")).collect();
+    let new: Vec<String> = (0..16).map(|i| format!("new-{i:02}")).collect();
+    for (i, name) in old.iter().enumerate() {
+        let args = add_args(name, &format!("10.0.2.{}", i + 1), &["web"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        project.run(&args).success();
+    }
+    let mut commands: Vec<Vec<String>> = Vec::new();
+    for i in 0..16 {
+        let groups: &[&str] = if i % 2 == 0 { &["web"] } else { &["db"] };
+        commands.push(add_args(&new[i], &format!("10.0.3.{}", i + 1), groups));
+        commands.push(vec!["inventory".into(), "remove".into(), old[i].clone()]);
+    }
+
+    let reader = Reader::start(&project.inventory_ini());
+    let runs = run_all_at_once(&project, &commands);
+    std::thread::sleep(Duration::from_millis(50));
+    let (_, seen) = reader.finish();
+
+    for run in &runs {
+        run.success();
+    }
+    let expected: BTreeSet<String> = new.iter().cloned().collect();
+    let final_str =
+        String::from_utf8(project.read("ansible/inventory.ini").unwrap()).expect("UTF-8");
+    assert_eq!(
+        host_lines(&final_str),
+        expected,
+        "inventory.ini after 16 adds and 16 removes:\n{final_str}"
+    );
+    assert_eq!(listed_hosts(&project), expected);
+    let fragments: BTreeSet<String> = fs::read_dir(project.inventory_d())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let expected_fragments: BTreeSet<String> = new.iter().map(|n| format!("{n}.ini")).collect();
+    assert_eq!(fragments, expected_fragments);
+    assert_eq!(
+        temp_files(&project),
+        Vec::<String>::new(),
+        "temp files left"
+    );
+    let everyone: BTreeSet<String> = old.iter().chain(&new).cloned().collect();
+    for text in seen.keys() {
+        assert_complete(text, &everyone);
+    }
+}
+
+/// Holds `ansible/.inventory.lock` the way `vm` does (flock on the file, holder text inside)
+/// until dropped.
+struct FakeHolder {
+    file: File,
+}
+
+impl FakeHolder {
+    fn take(project: &Project, note: &str) -> FakeHolder {
+        let path = project.root().join("ansible/.inventory.lock");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        file.lock().expect("take the inventory lock");
+        file.write_all(note.as_bytes())
+            .expect("write the holder note");
+        file.flush().unwrap();
+        FakeHolder { file }
+    }
+}
+
+impl Drop for FakeHolder {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// A project with one merged host and a second fragment written since, so a merge that ran
+/// would change `inventory.ini`.
+fn project_with_pending_change() -> (Project, Vec<u8>) {
+    let project = Project::new();
+    project
+        .run(&["inventory", "add", "web-1", "10.0.0.1"])
+        .success();
+    let before = project.read("ansible/inventory.ini").unwrap();
+    let project = project.fragment("db.ini", "[db]\ndb-1 ansible_host=10.0.0.2\n");
+    (project, before)
+}
+
+#[test]
+fn merge_gives_up_with_exit_5_naming_the_lock_holder_and_leaves_the_inventory_untouched() {
+    let (project, before) = project_with_pending_change();
+    let holder = FakeHolder::take(&project, "pid 123 fake-holder\n");
+
+    let start = Instant::now();
+    let run = project.run(&["--lock-timeout", "1", "inventory", "merge"]);
+    let waited = start.elapsed();
+    run.code(5)
+        .stderr_contains("pid 123 fake-holder")
+        .stderr_contains(".inventory.lock")
+        .stderr_contains("--lock-timeout");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(10),
+        "--lock-timeout 1 waited {waited:?}"
+    );
+    assert_eq!(
+        project.read("ansible/inventory.ini").unwrap(),
+        before,
+        "inventory.ini changed while another process held the lock"
+    );
+    assert_eq!(temp_files(&project), Vec::<String>::new());
+
+    // The same merge goes through once the holder is gone: the refusal above was the lock.
+    drop(holder);
+    project
+        .run(&["--lock-timeout", "1", "inventory", "merge"])
+        .success();
+    assert_ne!(project.read("ansible/inventory.ini").unwrap(), before);
+}
+
+#[test]
+fn add_gives_up_with_exit_5_and_writes_no_fragment_while_the_lock_is_held() {
+    let (project, before) = project_with_pending_change();
+    let _holder = FakeHolder::take(&project, "pid 123 fake-holder\n");
+    project
+        .run(&[
+            "--lock-timeout",
+            "1",
+            "inventory",
+            "add",
+            "late",
+            "10.0.0.9",
+        ])
+        .code(5)
+        .stderr_contains("pid 123 fake-holder");
+    assert_eq!(project.read("ansible/inventory.d/late.ini"), None);
+    assert_eq!(project.read("ansible/inventory.ini").unwrap(), before);
+    assert_eq!(temp_files(&project), Vec::<String>::new());
+}
+
+#[test]
+fn a_waiting_merge_says_whom_it_waits_for_and_proceeds_when_the_lock_is_released() {
+    let (project, before) = project_with_pending_change();
+    let holder = Mutex::new(Some(FakeHolder::take(&project, "pid 123 fake-holder\n")));
+    let run = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(700));
+            holder.lock().unwrap().take();
+        });
+        project.run(&["--lock-timeout", "30", "inventory", "merge"])
+    });
+    run.success()
+        .stderr_contains("waiting for the inventory lock")
+        .stderr_contains("pid 123 fake-holder");
+    assert_ne!(project.read("ansible/inventory.ini").unwrap(), before);
+    assert_eq!(
+        host_lines(&String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap()),
+        BTreeSet::from(["db-1".to_string(), "web-1".to_string()])
+    );
+}
