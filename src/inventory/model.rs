@@ -420,6 +420,56 @@ impl Inventory {
         Ok(())
     }
 
+    /// The first way in which `other` means something else than `self`, if any: group and
+    /// host names, memberships and their order, children and their order, priorities, and every
+    /// variable with its value. Sources, lines and value texts are not compared.
+    pub fn difference(&self, other: &Inventory) -> Option<String> {
+        if self.groups.len() != other.groups.len() || self.hosts.len() != other.hosts.len() {
+            return Some(format!(
+                "{} groups and {} hosts instead of {} and {}",
+                other.groups.len(),
+                other.hosts.len(),
+                self.groups.len(),
+                self.hosts.len()
+            ));
+        }
+        let same_vars = |a: &Vars, b: &Vars| {
+            a.0.len() == b.0.len()
+                && a.iter()
+                    .all(|(k, v)| b.get(k).is_some_and(|w| w.value == v.value))
+        };
+        for group in &self.groups {
+            let Some(theirs) = other.group_id(&group.name).map(|g| &other.groups[g]) else {
+                return Some(format!("group {} is missing", group.name));
+            };
+            let host_names = |inv: &Inventory, g: &Group| -> Vec<String> {
+                g.hosts.iter().map(|&h| inv.hosts[h].name.clone()).collect()
+            };
+            let child_names = |inv: &Inventory, g: &Group| -> Vec<String> {
+                g.children
+                    .iter()
+                    .map(|&c| inv.groups[c].name.clone())
+                    .collect()
+            };
+            if host_names(self, group) != host_names(other, theirs)
+                || child_names(self, group) != child_names(other, theirs)
+                || group.priority != theirs.priority
+                || !same_vars(&group.vars, &theirs.vars)
+            {
+                return Some(format!("group {} differs", group.name));
+            }
+        }
+        for host in &self.hosts {
+            let Some(theirs) = other.host_id(&host.name).map(|h| &other.hosts[h]) else {
+                return Some(format!("host {} is missing", host.name));
+            };
+            if !same_vars(&host.vars, &theirs.vars) {
+                return Some(format!("variables of host {} differ", host.name));
+            }
+        }
+        None
+    }
+
     /// Names used both by a group and by a host. Ansible only warns, but then sends the host's
     /// variables to the group; `vm` refuses such inventories.
     pub fn name_collisions(&self) -> Vec<HostId> {
