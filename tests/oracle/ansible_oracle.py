@@ -153,6 +153,10 @@ def subprocess_mode():
 
 def main():
     isolate_environment()
+    import atexit
+    import shutil
+
+    atexit.register(shutil.rmtree, os.environ["VM_ANSIBLE_ORACLE_TMP"], ignore_errors=True)
     paths = json.load(sys.stdin)
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         sys.exit("ansible_oracle.py: expected a JSON list of paths on stdin")
