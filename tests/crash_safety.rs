@@ -1,0 +1,274 @@
+//! A merge killed with SIGKILL at any moment leaves `inventory.ini` either the old or the new
+//! complete file, never a mix, and never loses or changes a fragment; the next merge succeeds
+//! and leaves no temp file behind.
+//!
+//! The kill moments are random but seeded: the seed is printed, and `VM_CRASH_SEED=<seed>`
+//! replays the same delays.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::{Project, vm_bin};
+
+/// Enough fragments that one merge of the debug build takes a good fraction of a second, so
+/// the kills land in every phase: reading, parsing, writing the temp file, renaming.
+const FRAGMENTS: usize = 3000;
+/// How many merges are killed.
+const KILLS: usize = 30;
+
+/// splitmix64: a tiny, seedable generator (no dependency needed for a few delays).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn seed() -> u64 {
+    match std::env::var("VM_CRASH_SEED") {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("VM_CRASH_SEED={text} is not a number")),
+        Err(_) => SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_nanos() as u64,
+    }
+}
+
+/// A fragment in the format `vm inventory add` writes.
+fn fragment_text(name: &str, index: usize, generation: usize) -> String {
+    format!(
+        "# vm-managed: backend=external connection=-\n[g{}]\n{name} ansible_host=10.{}.{}.{} gen={generation}\n",
+        index % 25,
+        (index >> 16) & 255,
+        (index >> 8) & 255,
+        index & 255,
+    )
+}
+
+/// Every file of `ansible/inventory.d`, name → bytes.
+fn fragments_on_disk(project: &Project) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(project.inventory_d())
+        .expect("read inventory.d")
+        .map(|entry| {
+            let entry = entry.expect("folder entry");
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                fs::read(entry.path()).expect("read fragment"),
+            )
+        })
+        .collect()
+}
+
+/// Names of `*.tmp*` files in `ansible/` and `ansible/inventory.d/`.
+fn temp_files(project: &Project) -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in [project.root().join("ansible"), project.inventory_d()] {
+        for entry in fs::read_dir(&dir).expect("read folder") {
+            let name = entry.expect("folder entry").file_name();
+            if name.to_string_lossy().contains(".tmp") {
+                found.push(format!("{}/{}", dir.display(), name.to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+fn write_fragment(
+    project: &Project,
+    files: &mut BTreeMap<String, Vec<u8>>,
+    name: &str,
+    text: &str,
+) {
+    fs::write(project.inventory_d().join(format!("{name}.ini")), text).expect("write fragment");
+    files.insert(format!("{name}.ini"), text.as_bytes().to_vec());
+}
+
+/// Runs a merge to its end and returns how long it took.
+fn merge_to_completion(project: &Project) -> Duration {
+    let start = Instant::now();
+    project.run(&["-q", "inventory", "merge"]).success();
+    start.elapsed()
+}
+
+#[test]
+fn merge_killed_at_random_moments_leaves_the_old_or_the_new_file_and_every_fragment() {
+    let seed = seed();
+    eprintln!("crash_safety seed: {seed} (replay with VM_CRASH_SEED={seed})");
+    let mut rng = Rng(seed);
+
+    let project = Project::new();
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut generation = vec![0usize; FRAGMENTS];
+    for (i, generation) in generation.iter().enumerate() {
+        let name = format!("vm-{i:05}");
+        write_fragment(
+            &project,
+            &mut files,
+            &name,
+            &fragment_text(&name, i, *generation),
+        );
+    }
+    // A full merge's duration: the median of those run so far (one slow run under load must
+    // not push every kill past the end).
+    let mut durations = vec![merge_to_completion(&project)];
+    let median = |d: &[Duration]| {
+        let mut d = d.to_vec();
+        d.sort();
+        d[d.len() / 2]
+    };
+    let mut previous = project
+        .read("ansible/inventory.ini")
+        .expect("first merge wrote it");
+    let (mut kept_old, mut got_new, mut finished) = (0, 0, 0);
+
+    for round in 0..KILLS {
+        // Change some fragments: rewrite a few, add one, remove one every third round.
+        for _ in 0..5 {
+            let i = rng.below(FRAGMENTS as u64) as usize;
+            generation[i] += 1;
+            let name = format!("vm-{i:05}");
+            write_fragment(
+                &project,
+                &mut files,
+                &name,
+                &fragment_text(&name, i, generation[i]),
+            );
+        }
+        let extra = format!("extra-{round:02}");
+        write_fragment(
+            &project,
+            &mut files,
+            &extra,
+            &fragment_text(&extra, FRAGMENTS + round, 0),
+        );
+        if round % 3 == 2 {
+            let gone = format!("extra-{:02}.ini", round - 1);
+            fs::remove_file(project.inventory_d().join(&gone)).expect("remove a fragment");
+            files.remove(&gone);
+        }
+
+        // Half the kills anywhere in a run, half in its last part, where the file is written.
+        let full = median(&durations);
+        let span = full.as_micros() as u64;
+        let delay = Duration::from_micros(if round % 2 == 0 {
+            rng.below(span + 1)
+        } else {
+            span * 6 / 10 + rng.below(span * 45 / 100 + 1)
+        });
+        let mut child = Command::new(vm_bin())
+            .arg("--project")
+            .arg(project.root())
+            .args(["-q", "inventory", "merge"])
+            .env_remove("VM_PROJECT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start vm inventory merge");
+        std::thread::sleep(delay);
+        let exited_first = child.try_wait().expect("poll the merge").is_some();
+        child.kill().ok(); // SIGKILL on Unix; an error means it had already exited
+        let status = child.wait().expect("reap the merge");
+
+        let after_kill = project
+            .read("ansible/inventory.ini")
+            .expect("inventory.ini is never removed");
+        assert_eq!(
+            fragments_on_disk(&project),
+            files,
+            "round {round} (seed {seed}): the fragments changed after a merge was killed"
+        );
+        durations.push(merge_to_completion(&project));
+        let new = project.read("ansible/inventory.ini").unwrap();
+        assert_eq!(
+            temp_files(&project),
+            Vec::<String>::new(),
+            "round {round} (seed {seed}): temp files left after the next merge"
+        );
+        assert_eq!(
+            fragments_on_disk(&project),
+            files,
+            "round {round}: a merge changed fragments"
+        );
+        assert_ne!(
+            previous, new,
+            "round {round}: changed fragments but the same inventory"
+        );
+        if after_kill == previous {
+            kept_old += 1;
+        } else if after_kill == new {
+            got_new += 1;
+        } else {
+            panic!(
+                "round {round} (seed {seed}): killed after {delay:?} ({status}), inventory.ini is \
+                 neither the old nor the new complete file ({} bytes; old {}, new {}); it ends:\n{}",
+                after_kill.len(),
+                previous.len(),
+                new.len(),
+                String::from_utf8_lossy(&after_kill[after_kill.len().saturating_sub(200)..])
+            );
+        }
+        if exited_first {
+            finished += 1;
+        }
+        previous = new;
+    }
+    eprintln!(
+        "crash_safety: {KILLS} merges of {FRAGMENTS}+ fragments (a full merge takes {:?}): killed leaving the old file {kept_old}, the new file {got_new}; {finished} \
+         had already finished",
+        median(&durations)
+    );
+}
+
+#[test]
+fn merge_removes_a_temp_file_left_by_a_killed_merge_when_the_fragments_changed() {
+    let project = Project::new().fragment("a.ini", "[web]\nweb-1 ansible_host=10.0.0.1\n");
+    project.run(&["inventory", "merge"]).success();
+    let leftover = project.root().join("ansible/.inventory.ini.tmp.4242");
+    fs::write(
+        &leftover,
+        "# Generated by `vm inventory merge`. Do not edit\n[web]\nweb-",
+    )
+    .unwrap();
+    let project = project.fragment("b.ini", "[db]\ndb-1 ansible_host=10.0.0.2\n");
+    project.run(&["inventory", "merge"]).success();
+    assert!(!leftover.exists(), "{} is still there", leftover.display());
+}
+
+#[test]
+fn merge_removes_a_temp_file_left_by_a_killed_merge_even_when_nothing_changed() {
+    // A merge killed after writing its temp file, whose change was then undone (or already
+    // merged by someone else): the next merge finds inventory.ini up to date. It must still
+    // clear the litter, as the temp file is never read again by anyone.
+    let project = Project::new().fragment("a.ini", "[web]\nweb-1 ansible_host=10.0.0.1\n");
+    project.run(&["inventory", "merge"]).success();
+    let before = project.read("ansible/inventory.ini").unwrap();
+    let leftover = project.root().join("ansible/.inventory.ini.tmp.4242");
+    fs::write(
+        &leftover,
+        "# Generated by `vm inventory merge`. Do not edit\n[web]\nweb-",
+    )
+    .unwrap();
+    project.run(&["inventory", "merge"]).success();
+    assert_eq!(project.read("ansible/inventory.ini").unwrap(), before);
+    assert!(
+        !leftover.exists(),
+        "{} is still there after a merge that found inventory.ini up to date",
+        leftover.display()
+    );
+}
