@@ -19,3 +19,5 @@ pub mod model;
 pub mod pyliteral;
 pub mod render;
 pub mod shlex;
+#[cfg(test)]
+pub(crate) mod test_oracle;
