@@ -1,0 +1,585 @@
+//! Bad input is refused before anything is touched: every refusal has its exit code and a
+//! message that says what is wrong, where, and what to do, and leaves the project exactly as it
+//! was (no fragment written or deleted, `inventory.ini` byte-identical, no temp file).
+//!
+//! Tests run as root in CI, where `chmod 000` does not stop reads: the unreadable-fragment test
+//! then runs `vm` without the capabilities that bypass file permissions (`setpriv`), and a
+//! dangling symlink and a symlink loop stand in as fragments no one can read. The read-only
+//! folder is made with `chattr +i` (or a read-only bind mount), both of which also bind root.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{Project, Run, vm_bin};
+
+/// What a path in the project is: a file's bytes (or why it could not be read), a folder, or a
+/// symlink's target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Entry {
+    File(Result<Vec<u8>, String>),
+    Dir,
+    Link(PathBuf),
+}
+
+/// Every path under the project, except the lock file, whose text is only a hint about the last
+/// holder and is rewritten by every command that takes the lock.
+fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
+        for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
+            let path = entry.expect("folder entry").path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if rel == "ansible/.inventory.lock" {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path).expect("stat");
+            if meta.file_type().is_symlink() {
+                out.insert(rel, Entry::Link(fs::read_link(&path).unwrap()));
+            } else if meta.is_dir() {
+                out.insert(rel, Entry::Dir);
+                walk(root, &path, out);
+            } else {
+                out.insert(rel, Entry::File(fs::read(&path).map_err(|e| e.to_string())));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// A project with one host added and merged, so `inventory.ini` and the lock file exist.
+fn merged_project() -> Project {
+    let project = Project::new();
+    project
+        .run(&["inventory", "add", "base", "10.0.0.1", "--group", "web"])
+        .success();
+    assert!(project.inventory_ini().exists());
+    project
+}
+
+/// Runs `args`, expects exit `code` and every word of `words` in stderr (case-insensitive), and
+/// proves the project did not change.
+fn assert_refused(project: &Project, args: &[&str], code: i32, words: &[&str]) -> Run {
+    let before = snapshot(project.root());
+    let run = project.run(args);
+    assert_refused_run(project, &before, &run, code, words);
+    run
+}
+
+fn assert_refused_run(
+    project: &Project,
+    before: &BTreeMap<String, Entry>,
+    run: &Run,
+    code: i32,
+    words: &[&str],
+) {
+    run.code(code);
+    let after = snapshot(project.root());
+    if after != *before {
+        let changed: Vec<&String> = before
+            .keys()
+            .chain(after.keys())
+            .filter(|k| before.get(*k) != after.get(*k))
+            .collect();
+        panic!(
+            "a refused command changed the project: {changed:?}\n{}",
+            run.describe()
+        );
+    }
+    let stderr = run.stderr.to_lowercase();
+    for word in words {
+        assert!(
+            stderr.contains(&word.to_lowercase()),
+            "the message lacks {word:?} (exit code and no side effect are right)\n{}",
+            run.describe()
+        );
+    }
+}
+
+#[test]
+fn add_refuses_hostile_names_with_exit_2_and_changes_nothing() {
+    let project = merged_project();
+    let long = "a".repeat(64);
+    let cases: &[(&str, &str)] = &[
+        ("../x", "'..'"),
+        ("a/b", "'/'"),
+        ("-rf", "start with a letter or digit"),
+        (".hidden", "start with a letter or digit"),
+        (&long, "longer than 63"),
+        ("", "empty"),
+        ("a b", "white space"),
+        ("all", "reserved"),
+        ("localhost", "reserved"),
+        ("wëb", "character other than"),
+        ("web\u{1F600}", "character other than"),
+        ("x-", "end with a letter or digit"),
+        ("a;b", "character other than"),
+    ];
+    for (name, why) in cases {
+        let quoted = format!("{name:?}");
+        assert_refused(
+            &project,
+            &["inventory", "add", "--", name, "10.0.0.2"],
+            2,
+            &["invalid name", &quoted, why, "use 1 to 63 letters"],
+        );
+    }
+}
+
+#[test]
+fn a_name_that_looks_like_a_flag_is_a_usage_error_without_double_dash() {
+    let project = merged_project();
+    assert_refused(
+        &project,
+        &["inventory", "add", "-rf", "10.0.0.2"],
+        2,
+        &["unexpected argument", "--"],
+    );
+}
+
+#[test]
+fn remove_refuses_hostile_names_with_exit_2_and_changes_nothing() {
+    let project = merged_project();
+    for name in ["../base", "a/b", "", ".hidden", "all"] {
+        assert_refused(
+            &project,
+            &["inventory", "remove", "--", name],
+            2,
+            &["invalid name", &format!("{name:?}")],
+        );
+    }
+}
+
+#[test]
+fn add_refuses_bad_addresses_and_ports_with_exit_2_and_changes_nothing() {
+    let project = merged_project();
+    let cases = [
+        ("10.0.0.1:0", "from 1 to 65535"),
+        ("10.0.0.1:70000", "from 1 to 65535"),
+        (":70000", "from 1 to 65535"),
+        ("10.0.0.1:ssh", "from 1 to 65535"),
+        ("a b", "not an ip address or a dns host name"),
+        ("", "not an ip address"),
+        ("-x", "not an ip address"),
+        ("[10.0.0.1]:22", "only an ipv6 address goes in brackets"),
+    ];
+    for (address, why) in cases {
+        assert_refused(
+            &project,
+            &["inventory", "add", "h", "--", address],
+            2,
+            &[
+                "invalid address",
+                &format!("{address:?}"),
+                why,
+                "10.0.0.5:2222",
+            ],
+        );
+    }
+}
+
+#[test]
+fn add_refuses_bad_groups_with_exit_2_and_changes_nothing() {
+    let project = merged_project();
+    let cases = [
+        ("1abc", "not a valid ansible group name"),
+        ("a-b", "not a valid ansible group name"),
+        ("a b", "not a valid ansible group name"),
+        ("", "not a valid ansible group name"),
+        ("all", "built into ansible"),
+        ("ungrouped", "built into ansible"),
+        ("h", "host's own name"),
+    ];
+    for (group, why) in cases {
+        assert_refused(
+            &project,
+            &[
+                "inventory",
+                "add",
+                "h",
+                "10.0.0.2",
+                "--group",
+                "web",
+                "--group",
+                group,
+            ],
+            2,
+            &[
+                "invalid group",
+                &format!("{group:?}"),
+                why,
+                "use letters, digits and '_'",
+            ],
+        );
+    }
+}
+
+#[test]
+fn add_refuses_bad_vars_and_users_with_exit_2_and_changes_nothing() {
+    let project = merged_project();
+    let cases = [
+        ("novalue", "key=value"),
+        ("=x", "not a valid variable name"),
+        ("1x=2", "not a valid variable name"),
+        ("a-b=2", "not a valid variable name"),
+        ("a b=2", "not a valid variable name"),
+        ("ansible_host=x", "its own argument"),
+        ("ansible_port=2222", "its own argument"),
+        ("ansible_user=root", "its own argument"),
+    ];
+    for (var, why) in cases {
+        assert_refused(
+            &project,
+            &[
+                "inventory",
+                "add",
+                "h",
+                "10.0.0.2",
+                "--var",
+                "ok=1",
+                "--var",
+                var,
+            ],
+            2,
+            &["invalid variable", &format!("{var:?}"), why],
+        );
+    }
+    for user in ["", "a b", "root\n"] {
+        assert_refused(
+            &project,
+            &["inventory", "add", "h", "10.0.0.2", "--user", user],
+            2,
+            &["user", "must not be empty or contain spaces"],
+        );
+    }
+}
+
+#[test]
+fn add_with_an_invalid_existing_fragment_exits_3_and_writes_no_fragment() {
+    let project = merged_project().fragment("bad.ini", "[web]\nweb-9 ansible_host\n");
+    let run = assert_refused(
+        &project,
+        &["inventory", "add", "new", "10.0.0.2"],
+        3,
+        &[
+            "inventory.d/bad.ini:2",
+            "expected key=value host variable assignment",
+            "inventory.ini left unchanged",
+        ],
+    );
+    assert!(!run.stderr.contains("new.ini"), "{}", run.describe());
+}
+
+#[test]
+fn merge_refuses_a_fragment_that_is_a_dangling_symlink_and_names_it() {
+    let project = merged_project().fragment("ok.ini", "[db]\ndb-1\n");
+    std::os::unix::fs::symlink(
+        "/nonexistent/shared/x.ini",
+        project.inventory_d().join("x.ini"),
+    )
+    .unwrap();
+    assert_refused(
+        &project,
+        &["inventory", "merge"],
+        3,
+        &[
+            "inventory.d/x.ini",
+            "cannot read",
+            "no such file",
+            "left unchanged",
+        ],
+    );
+}
+
+#[test]
+fn merge_refuses_a_fragment_that_is_a_symlink_loop_and_names_it() {
+    let project = merged_project();
+    std::os::unix::fs::symlink("loop.ini", project.inventory_d().join("loop.ini")).unwrap();
+    assert_refused(
+        &project,
+        &["inventory", "merge"],
+        3,
+        &["inventory.d/loop.ini", "cannot read", "left unchanged"],
+    );
+}
+
+/// Runs `vm` like `Project::run`, under `wrapper` (a program and its arguments) when given.
+fn run_wrapped(project: &Project, wrapper: &[&str], args: &[&str]) -> Run {
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg(vm_bin());
+            c
+        }
+        None => Command::new(vm_bin()),
+    };
+    let output = command
+        .arg("--project")
+        .arg(project.root())
+        .args(args)
+        .current_dir(project.root())
+        .env_remove("VM_PROJECT")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run vm");
+    Run {
+        args: args.iter().map(|a| a.to_string()).collect(),
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn merge_refuses_a_fragment_without_read_permission_and_names_it() {
+    let project = merged_project().fragment("secret.ini", "[db]\ndb-1\n");
+    let path = project.inventory_d().join("secret.ini");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
+    // As root, permissions do not stop reads; run vm without the capabilities that bypass them.
+    let wrapper: &[&str] = if fs::read(&path).is_ok() {
+        let probe = Command::new("setpriv")
+            .args(["--bounding-set", "-dac_override,-dac_read_search", "cat"])
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if !matches!(probe, Ok(status) if !status.success()) {
+            eprintln!(
+                "SKIPPED merge_refuses_a_fragment_without_read_permission_and_names_it: running \
+                 as root and `setpriv` cannot drop CAP_DAC_OVERRIDE here, so chmod 000 does not \
+                 stop reads (the symlink tests cover unreadable fragments)"
+            );
+            return;
+        }
+        &[
+            "setpriv",
+            "--bounding-set",
+            "-dac_override,-dac_read_search",
+        ]
+    } else {
+        &[]
+    };
+    let before = snapshot(project.root());
+    let run = run_wrapped(&project, wrapper, &["inventory", "merge"]);
+    assert_refused_run(
+        &project,
+        &before,
+        &run,
+        3,
+        &[
+            "inventory.d/secret.ini",
+            "cannot read",
+            "permission denied",
+            "left unchanged",
+        ],
+    );
+}
+
+#[test]
+fn merge_refuses_a_non_utf8_fragment_with_exit_3_naming_it() {
+    let project = merged_project().fragment_bytes("latin1.ini", b"[web]\nweb-2 owner=Jos\xe9\n");
+    assert_refused(
+        &project,
+        &["inventory", "merge"],
+        3,
+        &[
+            "inventory.d/latin1.ini",
+            "not utf-8",
+            "save it as utf-8",
+            "left unchanged",
+        ],
+    );
+}
+
+#[test]
+fn merge_without_an_ansible_folder_exits_1_says_what_to_do_and_creates_nothing() {
+    let project = Project::new();
+    fs::remove_dir_all(project.root().join("ansible")).unwrap();
+    assert_refused(
+        &project,
+        &["inventory", "merge"],
+        1,
+        &["ansible/", "vm inventory add"],
+    );
+    assert!(!project.root().join("ansible").exists());
+}
+
+#[test]
+fn add_without_an_ansible_folder_creates_it_and_merges() {
+    let project = Project::new();
+    fs::remove_dir_all(project.root().join("ansible")).unwrap();
+    project
+        .run(&["inventory", "add", "web-1", "10.0.0.1"])
+        .success();
+    assert!(project.inventory_d().join("web-1.ini").is_file());
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    assert!(merged.contains("web-1 ansible_host=10.0.0.1"), "{merged}");
+}
+
+/// Makes folders read-only even for root, until dropped: `chattr +i`, else a read-only bind
+/// mount. `None` (with the reason printed) when neither works here.
+struct ReadOnly {
+    undo: Vec<Vec<String>>,
+}
+
+impl ReadOnly {
+    fn make(dirs: &[PathBuf]) -> Result<ReadOnly, String> {
+        let run = |args: &[&str]| {
+            Command::new(args[0])
+                .args(&args[1..])
+                .stderr(Stdio::piped())
+                .output()
+                .map_err(|e| format!("{}: {e}", args[0]))
+                .and_then(|o| {
+                    if o.status.success() {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "`{}` failed: {}",
+                            args.join(" "),
+                            String::from_utf8_lossy(&o.stderr).trim()
+                        ))
+                    }
+                })
+        };
+        let mut guard = ReadOnly { undo: Vec::new() };
+        let mut chattr_error = None;
+        for dir in dirs {
+            let dir = dir.to_str().expect("UTF-8 path");
+            match run(&["chattr", "+i", dir]) {
+                Ok(()) => guard
+                    .undo
+                    .push(vec!["chattr".into(), "-i".into(), dir.into()]),
+                Err(e) => {
+                    chattr_error = Some(e);
+                    break;
+                }
+            }
+        }
+        let Some(chattr_error) = chattr_error else {
+            return Ok(guard);
+        };
+        drop(guard);
+        // Only the outermost folder is bind-mounted: the mount covers what is inside it.
+        let dir = dirs[0].to_str().expect("UTF-8 path");
+        run(&["mount", "--bind", dir, dir]).map_err(|e| format!("{chattr_error}; {e}"))?;
+        let guard = ReadOnly {
+            undo: vec![vec!["umount".into(), dir.into()]],
+        };
+        run(&["mount", "-o", "remount,bind,ro", dir])
+            .map_err(|e| format!("{chattr_error}; {e}"))?;
+        Ok(guard)
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        for args in self.undo.iter().rev() {
+            let _ = Command::new(&args[0]).args(&args[1..]).status();
+        }
+    }
+}
+
+/// A merged project with a pending change in `ansible/inventory.d`, whose `ansible/` and
+/// `ansible/inventory.d/` are then made read-only.
+fn read_only_project(test: &str) -> Option<(Project, ReadOnly)> {
+    let project = merged_project().fragment("db.ini", "[db]\ndb-1 ansible_host=10.0.0.9\n");
+    match ReadOnly::make(&[project.root().join("ansible"), project.inventory_d()]) {
+        Ok(guard) => Some((project, guard)),
+        Err(why) => {
+            eprintln!("SKIPPED {test}: cannot make a folder read-only here: {why}");
+            None
+        }
+    }
+}
+
+#[test]
+fn merge_in_a_read_only_ansible_folder_exits_1_with_a_clear_error_and_changes_nothing() {
+    let Some((project, _guard)) = read_only_project("merge_in_a_read_only_ansible_folder") else {
+        return;
+    };
+    assert_refused(
+        &project,
+        &["inventory", "merge"],
+        1,
+        &["ansible/", "writable"],
+    );
+}
+
+#[test]
+fn add_in_a_read_only_ansible_folder_exits_1_with_a_clear_error_and_changes_nothing() {
+    let Some((project, _guard)) = read_only_project("add_in_a_read_only_ansible_folder") else {
+        return;
+    };
+    assert_refused(
+        &project,
+        &["inventory", "add", "new", "10.0.0.2"],
+        1,
+        &["inventory.d/new.ini", "writable"],
+    );
+}
+
+#[test]
+fn remove_in_a_read_only_ansible_folder_exits_1_with_a_clear_error_and_changes_nothing() {
+    let Some((project, _guard)) = read_only_project("remove_in_a_read_only_ansible_folder") else {
+        return;
+    };
+    assert_refused(
+        &project,
+        &["inventory", "remove", "base"],
+        1,
+        &["inventory.d/base.ini", "writable"],
+    );
+}
+
+#[test]
+fn add_and_remove_refuse_a_hand_written_fragment_named_like_the_host() {
+    let hand = "[web]\nhand ansible_host=192.0.2.7\n";
+    let project = merged_project().fragment("hand.ini", hand);
+    project.run(&["inventory", "merge"]).success();
+    assert_refused(
+        &project,
+        &["inventory", "add", "hand", "10.0.0.5"],
+        1,
+        &[
+            "inventory.d/hand.ini",
+            "not written by vm",
+            "edit or delete it yourself",
+        ],
+    );
+    assert_refused(
+        &project,
+        &["inventory", "remove", "hand"],
+        1,
+        &[
+            "inventory.d/hand.ini",
+            "not written by vm",
+            "edit or delete it yourself",
+        ],
+    );
+    assert_eq!(
+        project.read("ansible/inventory.d/hand.ini").unwrap(),
+        hand.as_bytes()
+    );
+}
+
+#[test]
+fn remove_of_an_unknown_host_exits_1_and_points_to_the_list() {
+    let project = merged_project();
+    assert_refused(
+        &project,
+        &["inventory", "remove", "ghost"],
+        1,
+        &["ghost", "inventory.d/ghost.ini", "vm inventory list"],
+    );
+}
