@@ -29,6 +29,9 @@ struct Case {
     inventory_d: PathBuf,
     /// `relative/path.ini:LINE` when Ansible must refuse the set.
     refused_at: Option<String>,
+    /// `relative/path.ini:LINE` when Ansible accepts the set but `vm` deliberately refuses it
+    /// (README: "Where vm is stricter than Ansible").
+    vm_refuses_at: Option<String>,
 }
 
 /// Every corpus case with Ansible's answer about its `inventory.d`, asked once per test binary.
@@ -49,6 +52,9 @@ fn corpus() -> &'static [(Case, Answer)] {
                 refused_at: fs::read_to_string(dir.join("refused-at"))
                     .ok()
                     .map(|s| s.trim().to_string()),
+                vm_refuses_at: fs::read_to_string(dir.join("vm-refuses-at"))
+                    .ok()
+                    .map(|s| s.trim().to_string()),
             })
             .collect();
         cases.sort_by(|a, b| a.name.cmp(&b.name));
@@ -63,11 +69,14 @@ fn corpus() -> &'static [(Case, Answer)] {
     })
 }
 
+/// Sets Ansible accepts and `vm` must accept too.
 fn accepted() -> impl Iterator<Item = (&'static Case, &'static serde_json::Value)> {
-    corpus().iter().filter_map(|(case, answer)| match answer {
-        Answer::Ok(json) => Some((case, json)),
-        Answer::Error(_) => None,
-    })
+    corpus()
+        .iter()
+        .filter_map(|(case, answer)| match (answer, &case.vm_refuses_at) {
+            (Answer::Ok(json), None) => Some((case, json)),
+            _ => None,
+        })
 }
 
 fn refused() -> impl Iterator<Item = (&'static Case, &'static Answer, &'static str)> {
@@ -205,6 +214,39 @@ fn merge_refuses_every_fragment_set_ansible_refuses_and_keeps_the_old_inventory(
         }
     }
     failures.finish("merge refuses what Ansible refuses");
+}
+
+#[test]
+fn merge_refuses_what_vm_is_deliberately_stricter_about_and_keeps_the_old_inventory() {
+    let mut failures = Failures::new();
+    for (case, answer) in corpus() {
+        let Some(at) = &case.vm_refuses_at else {
+            continue;
+        };
+        failures.checked();
+        if !matches!(answer, Answer::Ok(_)) {
+            failures.add(
+                &case.name,
+                "vm-refuses-at is only for sets Ansible accepts; use refused-at".to_string(),
+            );
+            continue;
+        }
+        let project = Project::with_inventory_d(&case.inventory_d);
+        fs::write(project.inventory_ini(), PREVIOUS_INVENTORY).expect("write previous inventory");
+        let run = project.run(MERGE);
+        let location = format!("inventory.d/{at}");
+        let after = fs::read(project.inventory_ini()).unwrap_or_default();
+        if run.code != Some(3) || !run.stderr.contains(&location) || after != PREVIOUS_INVENTORY {
+            failures.add(
+                &case.name,
+                format!(
+                    "want exit 3 naming {location} and the old inventory kept\n{}",
+                    run.describe()
+                ),
+            );
+        }
+    }
+    failures.finish("deliberate refusals");
 }
 
 #[test]

@@ -90,7 +90,7 @@ pub fn parse_source(
             let resolved = pending.iter().position(|p| p.name == name);
             if let Some(at) = resolved.filter(|_| state != State::Vars) {
                 match pending[at].state {
-                    State::Children => add_pending_children(inventory, name, &mut pending)
+                    State::Children => add_pending_children(inventory, source, name, &mut pending)
                         .map_err(|e| fail(e.to_string()))?,
                     _ => {
                         pending.remove(at);
@@ -128,7 +128,7 @@ pub fn parse_source(
                 };
                 match inventory.group_id(child) {
                     Some(child) => inventory
-                        .add_child(group, child)
+                        .add_child(group, child, origin)
                         .map_err(|e| fail(e.to_string()))?,
                     None => match pending.iter_mut().find(|p| p.name == child) {
                         Some(p) => p.parents.push(group),
@@ -167,6 +167,7 @@ pub fn parse_source(
 /// to every parent that named it, and recurse into parents that were themselves pending.
 fn add_pending_children(
     inventory: &mut Inventory,
+    source: usize,
     name: &str,
     pending: &mut Vec<Pending>,
 ) -> Result<(), ModelError> {
@@ -174,16 +175,20 @@ fn add_pending_children(
         return Ok(());
     };
     let parents = pending[at].parents.clone();
+    let origin = Origin {
+        source,
+        line: pending[at].line,
+    };
     // Invariant: a pending name is resolved only once it is a group (its section was just read).
     let child = inventory.group_id(name).unwrap_or(UNGROUPED);
     for parent in parents {
-        inventory.add_child(parent, child)?;
+        inventory.add_child(parent, child, origin)?;
         let parent_name = inventory.groups[parent].name.clone();
         if pending
             .iter()
             .any(|p| p.name == parent_name && p.state == State::Children)
         {
-            add_pending_children(inventory, &parent_name, pending)?;
+            add_pending_children(inventory, source, &parent_name, pending)?;
         }
     }
     if let Some(at) = pending.iter().position(|p| p.name == name) {

@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::ini::parse_source;
+use super::ini::{parse_source, py_strip, splitlines};
 use super::model::{Inventory, ModelError};
 use super::render::{Provenance, render};
 
@@ -186,15 +186,14 @@ pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
                 continue;
             }
         };
-        let text = match String::from_utf8(bytes) {
+        let text = match decode(bytes) {
             Ok(text) => text,
-            Err(e) => {
+            Err(line) => {
                 errors.push(fail(
-                    None,
-                    format!(
-                        "not UTF-8 (byte {}); save it as UTF-8",
-                        e.utf8_error().valid_up_to()
-                    ),
+                    Some(line),
+                    "bytes that are not UTF-8 outside a comment; Ansible would read them as \
+                     escaped surrogates and print '?' for them. Save the file as UTF-8"
+                        .to_string(),
                 ));
                 continue;
             }
@@ -204,24 +203,14 @@ pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
         }
     }
     if let Err(e) = inventory.reconcile() {
+        let at = inventory.all_made_child_at;
         errors.push(FragmentError {
-            path: sources
-                .first()
+            path: at
+                .and_then(|o| sources.get(o.source))
+                .or(sources.first())
                 .map_or_else(PathBuf::new, |s| s.path.clone()),
-            line: None,
+            line: at.map(|o| o.line),
             message: e.to_string(),
-        });
-    }
-    for host in inventory.name_collisions() {
-        let host = &inventory.hosts[host];
-        errors.push(FragmentError {
-            path: sources[host.origin.source].path.clone(),
-            line: Some(host.origin.line),
-            message: format!(
-                "host '{}' has the same name as a group; Ansible would give the host's \
-                 variables to the group. Rename the host or the group",
-                host.name
-            ),
         });
     }
     if errors.is_empty() {
@@ -229,6 +218,41 @@ pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
     } else {
         Err(errors)
     }
+}
+
+/// Decodes a fragment as Ansible does, minus what cannot be written back: bytes that are not
+/// UTF-8 are fine on comment and blank lines (Ansible skips those lines), and refused anywhere
+/// else with the 1-based line number.
+fn decode(bytes: Vec<u8>) -> Result<String, usize> {
+    let bytes = match String::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e.into_bytes(),
+    };
+    // Rebuild the text with U+FFFD for each bad sequence, remembering where they went.
+    let mut text = String::with_capacity(bytes.len() + 16);
+    let mut bad_at = Vec::new();
+    for chunk in bytes.utf8_chunks() {
+        text.push_str(chunk.valid());
+        if !chunk.invalid().is_empty() {
+            bad_at.push(text.len());
+            text.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    let mut offset = 0;
+    for (index, line) in splitlines(&text).enumerate() {
+        let start = line.as_ptr() as usize - text.as_ptr() as usize;
+        let end = start + line.len();
+        if bad_at[offset..].iter().any(|&at| at >= start && at < end) {
+            let stripped = py_strip(line);
+            if !(stripped.is_empty() || stripped.starts_with('#') || stripped.starts_with(';')) {
+                return Err(index + 1);
+            }
+        }
+        while offset < bad_at.len() && bad_at[offset] < end {
+            offset += 1;
+        }
+    }
+    Ok(text)
 }
 
 /// Reads every source, on as many threads as there are cores: for thousands of small fragments
@@ -359,7 +383,9 @@ pub fn merge(
 ) -> Result<Merged, MergeError> {
     let merged = build(fragment_dir, merged_path)?;
     let unchanged = fs::read(merged_path).is_ok_and(|old| old == merged.text.as_bytes());
-    if !unchanged {
+    if unchanged {
+        remove_stale_temps(merged_path.parent().unwrap_or(Path::new(".")));
+    } else {
         write_atomically(merged_path, merged.text.as_bytes(), |temp| {
             validate(&merged, temp)
         })?;

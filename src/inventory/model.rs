@@ -175,6 +175,9 @@ pub struct Inventory {
     pub implicit_under_all: HashSet<GroupId>,
     /// Variables that two sources set differently, in the order they were found.
     pub conflicts: Vec<Conflict>,
+    /// Where `all` was first made a child of another group: the line to blame when
+    /// reconciliation then finds a loop.
+    pub all_made_child_at: Option<Origin>,
 }
 
 impl Default for Inventory {
@@ -194,11 +197,13 @@ impl Inventory {
             host_index: HashMap::new(),
             implicit_under_all: HashSet::new(),
             conflicts: Vec::new(),
+            all_made_child_at: None,
         };
         inventory.add_group("all", origin);
         inventory.add_group("ungrouped", origin);
         inventory.groups[ALL].children.push(UNGROUPED);
         inventory.groups[UNGROUPED].parents.push(ALL);
+        inventory.all_made_child_at = None;
         inventory
     }
 
@@ -368,7 +373,12 @@ impl Inventory {
     }
 
     /// `Group.add_child_group`: refuses self-children and loops, ignores repeats.
-    pub fn add_child(&mut self, parent: GroupId, child: GroupId) -> Result<(), ModelError> {
+    pub fn add_child(
+        &mut self,
+        parent: GroupId,
+        child: GroupId,
+        origin: Origin,
+    ) -> Result<(), ModelError> {
         if parent == child {
             return Err(ModelError::SelfChild);
         }
@@ -382,6 +392,9 @@ impl Inventory {
             });
         }
         self.groups[parent].children.push(child);
+        if child == ALL && self.all_made_child_at.is_none() {
+            self.all_made_child_at = Some(origin);
+        }
         if !self.groups[child].parents.contains(&parent) {
             self.groups[child].parents.push(parent);
         }
@@ -393,7 +406,7 @@ impl Inventory {
     pub fn reconcile(&mut self) -> Result<(), ModelError> {
         for group in 1..self.groups.len() {
             if self.groups[group].parents.is_empty() {
-                self.add_child(ALL, group)?;
+                self.add_child(ALL, group, self.groups[group].origin)?;
                 self.implicit_under_all.insert(group);
             }
         }
@@ -451,7 +464,9 @@ impl Inventory {
                     .map(|&c| inv.groups[c].name.clone())
                     .collect()
             };
-            if host_names(self, group) != host_names(other, theirs)
+            // `all`'s direct hosts are not compared: Ansible shows no host list for `all`, and
+            // the renderer may list hosts there (see `render.rs`).
+            if (group.name != "all" && host_names(self, group) != host_names(other, theirs))
                 || child_names(self, group) != child_names(other, theirs)
                 || group.priority != theirs.priority
                 || !same_vars(&group.vars, &theirs.vars)
@@ -470,8 +485,8 @@ impl Inventory {
         None
     }
 
-    /// Names used both by a group and by a host. Ansible only warns, but then sends the host's
-    /// variables to the group; `vm` refuses such inventories.
+    /// Hosts whose name is also a group's. Ansible only warns, and sends variables set on such a
+    /// host's lines to the group once the group exists.
     pub fn name_collisions(&self) -> Vec<HostId> {
         (0..self.hosts.len())
             .filter(|&h| self.group_index.contains_key(&self.hosts[h].name))

@@ -38,16 +38,22 @@ pub fn render(inventory: &Inventory, provenance: &Provenance) -> String {
         comment_text(provenance.folder)
     );
 
+    // A host named like a group: Ansible sends a host line's variables to the group once the
+    // group exists. Such hosts are written first under `[all]`, before any group is created, so
+    // their own variables stay theirs; being listed in `all` directly changes nothing Ansible
+    // shows (`all` lists no hosts, and these hosts are in other groups anyway).
+    let collisions = inventory.name_collisions();
     let mut host_written = vec![false; inventory.hosts.len()];
     for (id, group) in inventory.groups.iter().enumerate() {
-        let section = id != ALL && (id != UNGROUPED || !group.hosts.is_empty());
+        let mut hosts = group.hosts.clone();
+        if id == ALL {
+            hosts.extend(collisions.iter().filter(|h| !group.hosts.contains(h)));
+        }
+        let section = !matches!(id, ALL | UNGROUPED) || !hosts.is_empty();
         if section {
             let _ = writeln!(out, "\n[{}]", group.name);
         }
-        for &host_id in &group.hosts {
-            if id == ALL {
-                continue;
-            }
+        for &host_id in &hosts {
             let host = &inventory.hosts[host_id];
             out.push_str(&shlex::quote(&host.name));
             if !std::mem::replace(&mut host_written[host_id], true) {
