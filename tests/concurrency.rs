@@ -181,6 +181,18 @@ impl Reader {
     }
 }
 
+/// After concurrent commands, the last merge must have seen the final fragment set: merging
+/// again changes nothing (no lost update left `inventory.ini` stale).
+fn assert_merge_is_a_no_op(project: &Project) {
+    let before = project.read("ansible/inventory.ini").unwrap();
+    project.run(&["inventory", "merge"]).success();
+    assert_eq!(
+        String::from_utf8_lossy(&project.read("ansible/inventory.ini").unwrap()),
+        String::from_utf8_lossy(&before),
+        "inventory.ini was stale after the concurrent commands: a merge changed it"
+    );
+}
+
 #[test]
 fn thirty_two_concurrent_adds_all_land_and_a_reader_never_sees_a_partial_file() {
     let project = Project::new();
@@ -219,6 +231,7 @@ fn thirty_two_concurrent_adds_all_land_and_a_reader_never_sees_a_partial_file() 
         "inventory.ini does not hold exactly the 32 hosts added:\n{final_str}"
     );
     assert_eq!(listed_hosts(&project), expected);
+    assert_merge_is_a_no_op(&project);
     assert_eq!(
         fs::read_dir(project.inventory_d()).unwrap().count(),
         32,
@@ -278,6 +291,7 @@ fn concurrent_adds_and_removes_leave_exactly_the_expected_hosts() {
         "inventory.ini after 16 adds and 16 removes:\n{final_str}"
     );
     assert_eq!(listed_hosts(&project), expected);
+    assert_merge_is_a_no_op(&project);
     let fragments: BTreeSet<String> = fs::read_dir(project.inventory_d())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -407,4 +421,33 @@ fn a_waiting_merge_says_whom_it_waits_for_and_proceeds_when_the_lock_is_released
         host_lines(&String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap()),
         BTreeSet::from(["db-1".to_string(), "web-1".to_string()])
     );
+}
+
+#[test]
+fn concurrent_adds_of_one_name_leave_one_complete_fragment_and_a_matching_inventory() {
+    let project = Project::new();
+    let commands: Vec<Vec<String>> = (1..=12)
+        .map(|i| add_args("same", &format!("10.0.4.{i}"), &["web"]))
+        .collect();
+    for run in run_all_at_once(&project, &commands) {
+        run.success();
+    }
+    let fragments: Vec<String> = fs::read_dir(project.inventory_d())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(fragments, vec!["same.ini".to_string()]);
+    let fragment =
+        String::from_utf8(project.read("ansible/inventory.d/same.ini").unwrap()).unwrap();
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    let address = (1..=12)
+        .map(|i| format!("ansible_host=10.0.4.{i}\n"))
+        .find(|a| fragment.ends_with(a.as_str()))
+        .unwrap_or_else(|| panic!("same.ini is not one complete add:\n{fragment}"));
+    assert!(
+        merged.contains(&format!("same {}", address.trim_end())),
+        "inventory.ini does not hold the address of the fragment that won ({address}):\n{merged}"
+    );
+    assert_merge_is_a_no_op(&project);
+    assert_eq!(temp_files(&project), Vec::<String>::new());
 }
