@@ -173,6 +173,8 @@ pub struct Inventory {
     /// Groups that became children of `all` only at reconciliation (they had no parent).
     /// The renderer relies on it to reproduce `all`'s children order.
     pub implicit_under_all: HashSet<GroupId>,
+    /// Hosts that joined `ungrouped` only at reconciliation (they were in `all` alone).
+    pub implicit_ungrouped: HashSet<HostId>,
     /// Variables that two sources set differently, in the order they were found.
     pub conflicts: Vec<Conflict>,
     /// Where `all` was first made a child of another group: the line to blame when
@@ -196,6 +198,7 @@ impl Inventory {
             group_index: HashMap::new(),
             host_index: HashMap::new(),
             implicit_under_all: HashSet::new(),
+            implicit_ungrouped: HashSet::new(),
             conflicts: Vec::new(),
             all_made_child_at: None,
         };
@@ -428,6 +431,7 @@ impl Inventory {
                 }
             } else if mine.is_empty() || (mine.len() == 1 && mine.contains(&ALL)) {
                 self.add_member(UNGROUPED, host);
+                self.implicit_ungrouped.insert(host);
             }
         }
         Ok(())

@@ -49,6 +49,18 @@ pub fn render(inventory: &Inventory, provenance: &Provenance) -> String {
         if id == ALL {
             hosts.extend(collisions.iter().filter(|h| !group.hosts.contains(h)));
         }
+        // A host in `ungrouped` while `ungrouped` has another parent is taken out of it at
+        // reconciliation and ends in no group: invisible to `all`, yet a play naming it still
+        // runs on it. Writing it under `[ungrouped]` makes Ansible do the same again.
+        // Hosts that were in `all` alone joined `ungrouped` at reconciliation; listed under
+        // `[all]`, they join it again, in the same order, and must not be listed here: with
+        // `ungrouped` under another parent, a listed host would be taken out again.
+        if id == UNGROUPED {
+            hosts.retain(|h| !inventory.implicit_ungrouped.contains(h));
+            hosts.extend(
+                (0..inventory.hosts.len()).filter(|&h| inventory.hosts[h].groups.is_empty()),
+            );
+        }
         let section = !matches!(id, ALL | UNGROUPED) || !hosts.is_empty();
         if section {
             let _ = writeln!(out, "\n[{}]", group.name);
