@@ -132,11 +132,15 @@ fn assert_complete(text: &[u8], expected: &BTreeSet<String>) {
     );
 }
 
+/// What the reader thread found: reads of an existing file, each distinct text with its count,
+/// and the first few texts that were not whole.
+type ReaderReport = (usize, HashMap<Vec<u8>, usize>, Vec<String>);
+
 /// Reads `path` in a tight loop until `stop`, checking every read for the two marks of a whole
 /// file (the generated header first, a newline last) and keeping each distinct text seen.
 struct Reader {
     stop: Arc<AtomicBool>,
-    handle: std::thread::JoinHandle<(usize, HashMap<Vec<u8>, usize>, Vec<String>)>,
+    handle: std::thread::JoinHandle<ReaderReport>,
 }
 
 impl Reader {
