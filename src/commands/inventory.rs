@@ -9,7 +9,7 @@ use super::Context;
 use crate::cli::InventoryCommand;
 use crate::error::Error;
 use crate::inventory::check::{self, Presence};
-use crate::inventory::export::list_export;
+use crate::inventory::export::{list_export, to_ansible_text};
 use crate::inventory::fragment::{self, FragmentSpec, Marker};
 use crate::inventory::merge::{self, Merged};
 use crate::inventory::pyliteral::Value;
@@ -222,9 +222,7 @@ fn list(context: &Context, ansible_json: bool) -> Result<(), Error> {
     )?;
     let inventory = &merged.inventory;
     if ansible_json {
-        let text = serde_json::to_string_pretty(&list_export(inventory))
-            .map_err(|e| Error::Failed(format!("cannot print JSON: {e}")))?;
-        println!("{text}");
+        println!("{}", to_ansible_text(&list_export(inventory)));
         return Ok(());
     }
     let rows: Vec<serde_json::Value> = inventory

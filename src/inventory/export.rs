@@ -62,6 +62,8 @@ pub fn list_export(inventory: &Inventory) -> Json {
     let hostvars: Map<String, Json> = inventory
         .hosts
         .iter()
+        // Only hosts `all` reaches: a host taken out of `ungrouped` into no group has no entry.
+        .filter(|h| !h.groups.is_empty())
         .filter_map(|h| {
             let vars = vars_json(&h.vars);
             (!vars.is_empty()).then(|| (h.name.clone(), Json::Object(vars)))
@@ -112,4 +114,16 @@ fn format_group(
             format_group(inventory, child, seen, out);
         }
     }
+}
+
+/// Prints JSON the way `ansible-inventory` does (`json.dumps(…, sort_keys=True, indent=4)`,
+/// non-ASCII characters as they are).
+pub fn to_ansible_text(json: &Json) -> String {
+    use serde::Serialize;
+    let mut bytes = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, formatter);
+    // Serializing a `serde_json::Value` into memory cannot fail, and yields UTF-8.
+    let _ = json.serialize(&mut serializer);
+    String::from_utf8_lossy(&bytes).into_owned()
 }
