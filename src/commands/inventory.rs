@@ -304,6 +304,9 @@ fn check(context: &Context) -> Result<(), Error> {
         for problem in &report.problems {
             println!("{problem}");
         }
+        for note in &report.notes {
+            context.reporter.info(format!("note: {note}"));
+        }
         for managed in &report.managed {
             context
                 .reporter

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::fragment::{Marker, read_marker};
-use super::merge::{FragmentError, MergeError, Source, build, collect};
+use super::merge::{FragmentError, MergeError, Source, build, collect_all};
 use super::model::{Entity, Inventory};
 use super::pyliteral::Value;
 
@@ -154,6 +154,8 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// Managed fragments and their status.
     pub managed: Vec<ManagedFragment>,
+    /// Things worth knowing that are not problems.
+    pub notes: Vec<String>,
 }
 
 /// Runs every check. `probe` asks the backends about a managed fragment's VM.
@@ -162,8 +164,18 @@ pub fn check(
     merged_path: &Path,
     probe: &dyn Fn(&Marker, &str) -> Presence,
 ) -> Result<Report, MergeError> {
-    let sources = collect(fragment_dir)?;
+    let (sources, others) = collect_all(fragment_dir)?;
     let mut report = Report::default();
+    report.notes.extend(others.iter().map(|path| {
+        format!(
+            "{} is not a fragment (only *.ini files are) and is not in inventory.ini; \
+             Ansible given the folder itself would try to read it",
+            path.display()
+        )
+    }));
+    report
+        .notes
+        .extend(name_collisions_notes(fragment_dir, merged_path));
     match build(fragment_dir, merged_path) {
         Ok(merged) => {
             report
@@ -221,6 +233,24 @@ pub fn check(
         });
     }
     Ok(report)
+}
+
+fn name_collisions_notes(fragment_dir: &Path, merged_path: &Path) -> Vec<String> {
+    let Ok(merged) = build(fragment_dir, merged_path) else {
+        return Vec::new();
+    };
+    let inventory = &merged.inventory;
+    inventory
+        .name_collisions()
+        .into_iter()
+        .map(|h| {
+            format!(
+                "host {0} has the same name as group {0}; variables on its lines after the \
+                 group exists belong to the group (Ansible warns about this too)",
+                inventory.hosts[h].name
+            )
+        })
+        .collect()
 }
 
 fn invalid(e: FragmentError) -> Problem {

@@ -110,15 +110,28 @@ pub struct Merged {
 /// Lists the fragments of `dir` in Ansible's order: entries sorted by bytes, sub-folders
 /// recursed at their sorted place, Ansible's ignored names skipped, and only `*.ini` files kept.
 pub fn collect(dir: &Path) -> Result<Vec<Source>, MergeError> {
+    collect_all(dir).map(|(sources, _)| sources)
+}
+
+/// Like [`collect`], and also the files that are not fragments (not `*.ini`) but that Ansible,
+/// given the folder, would try to read as inventories.
+pub fn collect_all(dir: &Path) -> Result<(Vec<Source>, Vec<PathBuf>), MergeError> {
     if !dir.is_dir() {
         return Err(MergeError::NoFragmentDir(dir.to_path_buf()));
     }
-    let mut out = Vec::new();
-    walk(dir, "", 0, &mut out)?;
-    Ok(out)
+    let mut sources = Vec::new();
+    let mut others = Vec::new();
+    walk(dir, "", 0, &mut sources, &mut others)?;
+    Ok((sources, others))
 }
 
-fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<Source>) -> Result<(), MergeError> {
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<Source>,
+    others: &mut Vec<PathBuf>,
+) -> Result<(), MergeError> {
     let io = |source| MergeError::Io {
         action: "cannot read the folder",
         path: dir.to_path_buf(),
@@ -150,9 +163,11 @@ fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<Source>) -> Result
             Err(_) => path.is_dir(),
         };
         if is_dir {
-            walk(&path, &format!("{rel}/"), depth + 1, out)?;
+            walk(&path, &format!("{rel}/"), depth + 1, out, others)?;
         } else if text.ends_with(".ini") {
             out.push(Source { name: rel, path });
+        } else {
+            others.push(path);
         }
     }
     Ok(())
