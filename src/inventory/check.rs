@@ -173,14 +173,19 @@ pub fn check(
             path.display()
         )
     }));
-    report
-        .notes
-        .extend(name_collisions_notes(fragment_dir, merged_path));
     match build(fragment_dir, merged_path) {
         Ok(merged) => {
+            let inventory = &merged.inventory;
             report
-                .problems
-                .extend(conflicts(&merged.inventory, &sources));
+                .notes
+                .extend(inventory.name_collisions().into_iter().map(|h| {
+                    format!(
+                        "host {0} has the same name as group {0}; variables on its lines after the \
+                     group exists belong to the group (Ansible warns about this too)",
+                        inventory.hosts[h].name
+                    )
+                }));
+            report.problems.extend(conflicts(inventory, &sources));
             report.problems.extend(same_address(&merged.inventory));
             if let Some(reason) = staleness(merged_path, &merged.text) {
                 report.problems.push(Problem::Stale {
@@ -233,24 +238,6 @@ pub fn check(
         });
     }
     Ok(report)
-}
-
-fn name_collisions_notes(fragment_dir: &Path, merged_path: &Path) -> Vec<String> {
-    let Ok(merged) = build(fragment_dir, merged_path) else {
-        return Vec::new();
-    };
-    let inventory = &merged.inventory;
-    inventory
-        .name_collisions()
-        .into_iter()
-        .map(|h| {
-            format!(
-                "host {0} has the same name as group {0}; variables on its lines after the \
-                 group exists belong to the group (Ansible warns about this too)",
-                inventory.hosts[h].name
-            )
-        })
-        .collect()
 }
 
 fn invalid(e: FragmentError) -> Problem {
