@@ -393,9 +393,9 @@ fn merge_refuses_a_non_utf8_fragment_with_exit_3_naming_it() {
         &["inventory", "merge"],
         3,
         &[
-            "inventory.d/latin1.ini",
+            "inventory.d/latin1.ini:2",
             "not utf-8",
-            "save it as utf-8",
+            "save",
             "left unchanged",
         ],
     );
