@@ -73,6 +73,7 @@ fn print_merge_result(context: &Context, merged: &Merged) {
 }
 
 fn merge(context: &Context, mode: Option<crate::project::Validate>) -> Result<(), Error> {
+    context.require_fragment_dir()?;
     let _lock = context.lock()?;
     let merged = context.merge_locked(mode)?;
     print_merge_result(context, &merged);
@@ -186,6 +187,7 @@ fn remove(
     mode: Option<crate::project::Validate>,
 ) -> Result<(), Error> {
     fragment::validate_name(name)?;
+    context.require_fragment_dir()?;
     let path = context.project.fragment_dir().join(format!("{name}.ini"));
     let _lock = context.lock()?;
     let Some(previous) = managed_fragment(&path, name)? else {
@@ -194,8 +196,12 @@ fn remove(
             path.display()
         )));
     };
-    fs::remove_file(&path)
-        .map_err(|e| Error::Failed(format!("cannot delete {}: {e}", path.display())))?;
+    fs::remove_file(&path).map_err(|e| {
+        Error::Failed(format!(
+            "cannot delete {}: {e}; check that its folder is writable by you",
+            path.display()
+        ))
+    })?;
     match context.merge_locked(mode) {
         Ok(merged) => {
             context
@@ -338,6 +344,7 @@ fn prune(
     dry_run: bool,
     mode: Option<crate::project::Validate>,
 ) -> Result<(), Error> {
+    context.require_fragment_dir()?;
     let _lock = context.lock()?;
     let report = check::check(
         &context.project.fragment_dir(),
@@ -361,8 +368,12 @@ fn prune(
                 .reporter
                 .info(format!("would delete {}", path.display()));
         } else {
-            fs::remove_file(path)
-                .map_err(|e| Error::Failed(format!("cannot delete {}: {e}", path.display())))?;
+            fs::remove_file(path).map_err(|e| {
+                Error::Failed(format!(
+                    "cannot delete {}: {e}; check that its folder is writable by you",
+                    path.display()
+                ))
+            })?;
             context.reporter.info(format!("deleted {}", path.display()));
         }
     }

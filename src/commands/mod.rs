@@ -48,6 +48,17 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 }
 
 impl Context {
+    /// Fails with what to do when the project has no fragment folder, before any lock file is
+    /// created next to it.
+    pub fn require_fragment_dir(&self) -> Result<(), Error> {
+        let dir = self.project.fragment_dir();
+        if dir.is_dir() {
+            Ok(())
+        } else {
+            Err(MergeError::NoFragmentDir(dir).into())
+        }
+    }
+
     /// Takes the inventory lock, telling the user whom we wait for.
     pub fn lock(&self) -> Result<InventoryLock, Error> {
         let reporter = self.reporter;

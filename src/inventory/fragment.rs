@@ -57,7 +57,7 @@ pub enum FragmentError {
         message: String,
     },
     /// Reading or writing a file failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {source}; check that its folder exists and is writable by you")]
     Io {
         /// What we were doing.
         action: &'static str,

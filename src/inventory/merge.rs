@@ -69,7 +69,7 @@ pub enum MergeError {
     )]
     NoFragmentDir(PathBuf),
     /// Reading the folder or writing the merged file failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {source}; check that the folder exists and is writable by you")]
     Io {
         /// What we were doing.
         action: &'static str,
@@ -380,9 +380,18 @@ pub fn write_atomically(
 }
 
 fn remove_stale_temps(dir: &Path) {
+    remove_matching(dir, |name| name.starts_with(TEMP_PREFIX));
+    // Fragments are written as hidden `.<name>.ini.tmp.<pid>` files, then renamed; a command
+    // killed in between leaves one. Nobody writes them without the lock the caller holds.
+    remove_matching(&dir.join(FRAGMENT_DIR), |name| {
+        name.starts_with('.') && name.contains(".ini.tmp.")
+    });
+}
+
+fn remove_matching(dir: &Path, matches: impl Fn(&str) -> bool) {
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            if matches(&entry.file_name().to_string_lossy()) {
                 let _ = fs::remove_file(entry.path());
             }
         }
