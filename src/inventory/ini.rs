@@ -204,9 +204,16 @@ fn host_line(
     line: &str,
     origin: Origin,
 ) -> Result<(), String> {
-    let tokens =
-        shlex::split(line).map_err(|e| format!("Error parsing host definition '{line}': {e}"))?;
-    let Some((pattern, assignments)) = tokens.split_first() else {
+    let owned;
+    let tokens: Vec<&str> = match shlex::split_plain(line) {
+        Some(tokens) => tokens,
+        None => {
+            owned = shlex::split(line)
+                .map_err(|e| format!("Error parsing host definition '{line}': {e}"))?;
+            owned.iter().map(String::as_str).collect()
+        }
+    };
+    let Some((&pattern, assignments)) = tokens.split_first() else {
         return Err("list index out of range".to_string());
     };
     let (names, port) = expand_hostpattern(pattern).map_err(|e| e.to_string())?;
@@ -228,14 +235,24 @@ fn host_line(
             None => vars.push((key, var)),
         }
     }
-    for name in &names {
+    let last = names.len().saturating_sub(1);
+    for (index, name) in names.iter().enumerate() {
         let host = inventory
             .add_host(name, group, port, origin)
             .map_err(|e| e.to_string())?;
-        for (key, var) in &vars {
-            inventory
-                .set_host_variable(host, key, var.clone())
-                .map_err(|e| e.to_string())?;
+        // The last (usually the only) host takes the variables; the others get copies.
+        if index == last {
+            for (key, var) in vars.drain(..) {
+                inventory
+                    .set_host_variable(host, key, var)
+                    .map_err(|e| e.to_string())?;
+            }
+        } else {
+            for (key, var) in &vars {
+                inventory
+                    .set_host_variable(host, key, var.clone())
+                    .map_err(|e| e.to_string())?;
+            }
         }
     }
     Ok(())
@@ -275,11 +292,11 @@ pub fn splitlines(text: &str) -> impl Iterator<Item = &str> {
         if rest.is_empty() {
             return None;
         }
-        match rest.char_indices().find(|&(_, c)| is_line_break(c)) {
-            Some((at, c)) => {
+        match find_line_break(rest.as_bytes()) {
+            Some((at, len)) => {
                 let line = &rest[..at];
-                let mut next = at + c.len_utf8();
-                if c == '\r' && rest[next..].starts_with('\n') {
+                let mut next = at + len;
+                if rest.as_bytes()[at] == b'\r' && rest.as_bytes().get(next) == Some(&b'\n') {
                     next += 1;
                 }
                 rest = &rest[next..];
@@ -288,6 +305,25 @@ pub fn splitlines(text: &str) -> impl Iterator<Item = &str> {
             None => Some(std::mem::take(&mut rest)),
         }
     })
+}
+
+/// Byte offset and UTF-8 length of the first character `is_line_break` accepts, found by
+/// scanning bytes: the ASCII breaks, U+0085 (`C2 85`), U+2028/U+2029 (`E2 80 A8/A9`).
+fn find_line_break(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' | b'\r' | 0x0b | 0x0c | 0x1c | 0x1d | 0x1e => return Some((i, 1)),
+            0xc2 if bytes.get(i + 1) == Some(&0x85) => return Some((i, 2)),
+            0xe2 if bytes.get(i + 1) == Some(&0x80)
+                && matches!(bytes.get(i + 2), Some(0xa8 | 0xa9)) =>
+            {
+                return Some((i, 3));
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 fn is_group_char(c: char) -> bool {
@@ -353,6 +389,15 @@ mod tests {
         let lines: Vec<&str> = splitlines("a\r\nb\rc\u{2028}d\u{85}e\n").collect();
         assert_eq!(lines, ["a", "b", "c", "d", "e"]);
         assert_eq!(splitlines("\n\n").count(), 2);
+        let every: String = [
+            '\n', '\r', '\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}',
+            '\u{2029}',
+        ]
+        .iter()
+        .map(|c| format!("x{c}"))
+        .collect();
+        assert_eq!(splitlines(&every).count(), 10);
+        assert_eq!(splitlines("a\u{2027}b\u{a0}c").count(), 1);
     }
 
     #[test]

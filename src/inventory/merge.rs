@@ -6,7 +6,7 @@
 //! take it themselves, so a command can change a fragment and merge under one lock.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::ini::{parse_source, py_strip, splitlines};
@@ -188,7 +188,13 @@ pub fn is_ignored(name: &str) -> bool {
 pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
     let mut inventory = Inventory::new();
     let mut errors = Vec::new();
-    for ((index, source), bytes) in sources.iter().enumerate().zip(read_all(sources)) {
+    let chunks = read_all(sources);
+    let contents = chunks.iter().flat_map(|(buffer, ranges)| {
+        ranges
+            .iter()
+            .map(move |range| range.as_ref().map(|r| &buffer[r.clone()]))
+    });
+    for ((index, source), bytes) in sources.iter().enumerate().zip(contents) {
         let fail = |line, message: String| FragmentError {
             path: source.path.clone(),
             line,
@@ -238,11 +244,10 @@ pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
 /// Decodes a fragment as Ansible does, minus what cannot be written back: bytes that are not
 /// UTF-8 are fine on comment and blank lines (Ansible skips those lines), and refused anywhere
 /// else with the 1-based line number.
-fn decode(bytes: Vec<u8>) -> Result<String, usize> {
-    let bytes = match String::from_utf8(bytes) {
-        Ok(text) => return Ok(text),
-        Err(e) => e.into_bytes(),
-    };
+fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, usize> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Ok(std::borrow::Cow::Borrowed(text));
+    }
     // Rebuild the text with U+FFFD for each bad sequence, remembering where they went.
     let mut text = String::with_capacity(bytes.len() + 16);
     let mut bad_at = Vec::new();
@@ -267,29 +272,60 @@ fn decode(bytes: Vec<u8>) -> Result<String, usize> {
             offset += 1;
         }
     }
-    Ok(text)
+    Ok(std::borrow::Cow::Owned(text))
+}
+
+/// The contents of the sources of one reader: one buffer, each file a range of it, so that
+/// thousands of small fragments cost a few allocations instead of one each.
+type Chunk = (Vec<u8>, Vec<std::io::Result<std::ops::Range<usize>>>);
+
+fn read_chunk(part: &[Source]) -> Chunk {
+    let mut buffer = Vec::with_capacity(part.len() * 256);
+    let ranges = part
+        .iter()
+        .map(|source| {
+            let start = buffer.len();
+            append_file(&source.path, &mut buffer)
+                .map(|()| start..buffer.len())
+                .inspect_err(|_| buffer.truncate(start))
+        })
+        .collect();
+    (buffer, ranges)
+}
+
+/// Appends a file's bytes to `buffer` with plain reads: no size query first, since fragments
+/// are small and the query is one more system call per file.
+fn append_file(path: &Path, buffer: &mut Vec<u8>) -> std::io::Result<()> {
+    let mut file = File::open(path)?;
+    let mut block = [0u8; 8192];
+    loop {
+        match file.read(&mut block) {
+            Ok(0) => return Ok(()),
+            Ok(n) => buffer.extend_from_slice(&block[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Reads every source, on as many threads as there are cores: for thousands of small fragments
 /// the system calls dominate, and they overlap well.
-fn read_all(sources: &[Source]) -> Vec<std::io::Result<Vec<u8>>> {
+fn read_all(sources: &[Source]) -> Vec<Chunk> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
     if threads < 2 || sources.len() < 256 {
-        return sources.iter().map(|s| fs::read(&s.path)).collect();
+        return vec![read_chunk(sources)];
     }
     let chunk = sources.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let workers: Vec<_> = sources
             .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || part.iter().map(|s| fs::read(&s.path)).collect::<Vec<_>>())
-            })
+            .map(|part| scope.spawn(move || read_chunk(part)))
             .collect();
         workers
             .into_iter()
-            .flat_map(|w| {
+            .map(|w| {
                 // A reader thread only panics if the allocator does; pass that on.
                 w.join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))

@@ -290,13 +290,6 @@ impl Inventory {
         }
     }
 
-    fn remove_member(&mut self, group: GroupId, host: HostId) {
-        if self.groups[group].host_set.remove(&host) {
-            self.groups[group].hosts.retain(|&h| h != host);
-            self.hosts[host].groups.retain(|&g| g != group);
-        }
-    }
-
     /// Sets a host variable the way `InventoryData.set_variable(host_name, …)` does, which looks
     /// the name up among groups first: a host named like a group sets the group's variable.
     /// Returns the variable it replaced, for conflict reports.
@@ -310,25 +303,31 @@ impl Inventory {
             Some(group) => self.set_group_variable(group, key, var),
             None => {
                 let previous = self.hosts[host].vars.set(key, var);
-                self.note_conflict(Entity::Host(self.hosts[host].name.clone()), key, &previous);
+                if previous.is_some() {
+                    let won = self.hosts[host].vars.get(key).cloned();
+                    let entity = |s: &Self| Entity::Host(s.hosts[host].name.clone());
+                    self.note_conflict(entity, key, &previous, won.as_ref());
+                }
                 Ok(previous)
             }
         }
     }
 
-    fn note_conflict(&mut self, entity: Entity, key: &str, previous: &Option<Var>) {
-        let Some(lost) = previous else { return };
-        let won = match &entity {
-            Entity::Host(name) => self.host_id(name).and_then(|h| self.hosts[h].vars.get(key)),
-            Entity::Group(name) => self
-                .group_id(name)
-                .and_then(|g| self.groups[g].vars.get(key)),
+    /// Records a conflict when `previous` (just replaced by `won`) came from another source and
+    /// held another value. `entity` is only built then, to keep the common path allocation-free.
+    fn note_conflict(
+        &mut self,
+        entity: impl FnOnce(&Self) -> Entity,
+        key: &str,
+        previous: &Option<Var>,
+        won: Option<&Var>,
+    ) {
+        let (Some(lost), Some(won)) = (previous, won) else {
+            return;
         };
-        if let Some(won) =
-            won.filter(|w| w.origin.source != lost.origin.source && w.value != lost.value)
-        {
+        if won.origin.source != lost.origin.source && won.value != lost.value {
             let conflict = Conflict {
-                entity,
+                entity: entity(self),
                 key: key.to_string(),
                 lost: lost.clone(),
                 won: won.clone(),
@@ -353,11 +352,11 @@ impl Inventory {
             return Ok(None);
         }
         let previous = self.groups[group].vars.set(key, var);
-        self.note_conflict(
-            Entity::Group(self.groups[group].name.clone()),
-            key,
-            &previous,
-        );
+        if previous.is_some() {
+            let won = self.groups[group].vars.get(key).cloned();
+            let entity = |s: &Self| Entity::Group(s.groups[group].name.clone());
+            self.note_conflict(entity, key, &previous, won.as_ref());
+        }
         Ok(previous)
     }
 
@@ -413,26 +412,46 @@ impl Inventory {
                 self.implicit_under_all.insert(group);
             }
         }
-        let closures: Vec<HashSet<GroupId>> = (0..self.groups.len())
+        // Per group, over itself and its ancestors: is `ungrouped` among them, and is a group
+        // other than `all` and `ungrouped` among them? A host's groups (Ansible's
+        // `host.get_groups()`) are its direct groups and their ancestors.
+        let flags: Vec<(bool, bool)> = (0..self.groups.len())
             .map(|g| {
-                let mut set: HashSet<GroupId> = self.ancestors(g).into_iter().collect();
-                set.insert(g);
-                set
+                std::iter::once(g).chain(self.ancestors(g)).fold(
+                    (false, false),
+                    |(ungrouped, other), a| {
+                        (
+                            ungrouped || a == UNGROUPED,
+                            other || (a != ALL && a != UNGROUPED),
+                        )
+                    },
+                )
             })
             .collect();
-        for host in 0..self.hosts.len() {
-            let mut mine: HashSet<GroupId> = HashSet::new();
-            for &g in &self.hosts[host].groups {
-                mine.extend(closures[g].iter().copied());
-            }
-            if mine.contains(&UNGROUPED) {
-                if mine.iter().any(|&g| g != ALL && g != UNGROUPED) {
-                    self.remove_member(UNGROUPED, host);
+        // Each host's decision depends only on its own groups, so they can be taken first and
+        // applied after: removals keep the others' order, joins append in host order.
+        let mut leave = HashSet::new();
+        let mut join = Vec::new();
+        for (id, host) in self.hosts.iter().enumerate() {
+            if host.groups.iter().any(|&g| flags[g].0) {
+                if host.groups.iter().any(|&g| flags[g].1) {
+                    leave.insert(id);
                 }
-            } else if mine.is_empty() || (mine.len() == 1 && mine.contains(&ALL)) {
-                self.add_member(UNGROUPED, host);
-                self.implicit_ungrouped.insert(host);
+            } else if host.groups.iter().all(|&g| g == ALL) {
+                join.push(id);
             }
+        }
+        if !leave.is_empty() {
+            let ungrouped = &mut self.groups[UNGROUPED];
+            ungrouped.hosts.retain(|h| !leave.contains(h));
+            ungrouped.host_set.retain(|h| !leave.contains(h));
+            for &host in &leave {
+                self.hosts[host].groups.retain(|&g| g != UNGROUPED);
+            }
+        }
+        for host in join {
+            self.add_member(UNGROUPED, host);
+            self.implicit_ungrouped.insert(host);
         }
         Ok(())
     }
