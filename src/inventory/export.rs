@@ -4,6 +4,7 @@
 use serde_json::{Map, Value as Json, json};
 
 use super::model::{ALL, GroupId, Inventory, Vars};
+use super::pyliteral::ansible_json;
 
 /// Variables `ansible-inventory` leaves out of its output (`C.INTERNAL_STATIC_VARS`).
 const INTERNAL_VARS: &[&str] = &[
@@ -50,7 +51,11 @@ pub fn is_internal_var(name: &str) -> bool {
 fn vars_json(vars: &Vars) -> Map<String, Json> {
     vars.iter()
         .filter(|(k, _)| !is_internal_var(k))
-        .map(|(k, v)| (k.to_string(), v.value.to_json()))
+        // From the source text, so a value from a bytes literal keeps Ansible's "unsafe" mark.
+        .map(|(k, v)| {
+            let json = ansible_json(&v.src).unwrap_or_else(|_| v.value.to_json());
+            (k.to_string(), json)
+        })
         .collect()
 }
 

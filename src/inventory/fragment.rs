@@ -10,6 +10,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
+use super::ini::is_line_break;
 use super::pyliteral::{Value, parse_value, python_str_literal};
 use super::shlex;
 
@@ -214,7 +215,10 @@ pub fn parse_var(text: &str, reserved: &[&str]) -> Result<(String, String), Frag
 /// Ansible would turn into another type (`22`, `True`, `[1]`) or mangle is written as a Python
 /// string literal. Shlex quoting is applied later, by the template's escape function.
 pub fn string_var(key: &str, value: &str) -> String {
-    if matches!(parse_value(value), Ok(Value::Str(ref s)) if s == value) {
+    // A line break cannot stand on a host line, and control characters are better spelled out:
+    // those go through a Python string literal, whose escapes Ansible decodes.
+    let printable = !value.chars().any(|c| c.is_control() || is_line_break(c));
+    if printable && matches!(parse_value(value), Ok(Value::Str(ref s)) if s == value) {
         format!("{key}={value}")
     } else {
         format!("{key}={}", python_str_literal(value))
@@ -421,5 +425,6 @@ mod tests {
         assert_eq!(string_var("ansible_user", "admin"), "ansible_user=admin");
         assert_eq!(string_var("x", "22"), "x='22'");
         assert_eq!(string_var("x", "True"), "x='True'");
+        assert_eq!(string_var("x", "a\nb"), "x='a\\x0ab'");
     }
 }

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::ini::{parse_source, py_strip, splitlines};
-use super::model::{Inventory, ModelError};
+use super::model::Inventory;
 use super::render::{Provenance, render};
 
 /// Name of the merged file inside `ansible/`.
@@ -223,8 +223,7 @@ pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
             errors.push(fail(Some(e.line), e.message));
         }
     }
-    if let Err(e) = inventory.reconcile() {
-        let at = inventory.all_made_child_at;
+    if let Err((e, at)) = inventory.reconcile() {
         errors.push(FragmentError {
             path: at
                 .and_then(|o| sources.get(o.source))
@@ -375,7 +374,7 @@ fn display_folder(dir: &Path) -> String {
 fn verify_roundtrip(inventory: &Inventory, text: &str) -> Result<(), String> {
     let mut again = Inventory::new();
     parse_source(&mut again, 0, text).map_err(|e| format!("line {}: {}", e.line, e.message))?;
-    again.reconcile().map_err(|e: ModelError| e.to_string())?;
+    again.reconcile().map_err(|(e, _)| e.to_string())?;
     match inventory.difference(&again) {
         None => Ok(()),
         Some(difference) => Err(difference),

@@ -175,6 +175,11 @@ pub struct Inventory {
     pub implicit_under_all: HashSet<GroupId>,
     /// Hosts that joined `ungrouped` only at reconciliation (they were in `all` alone).
     pub implicit_ungrouped: HashSet<HostId>,
+    /// Hosts that reconciliation took out of `ungrouped` (they were in another group too).
+    pub left_ungrouped: HashSet<HostId>,
+    /// Groups that reconciliation put under `ungrouped` because a host in `all` alone has their
+    /// name.
+    pub implicit_under_ungrouped: HashSet<GroupId>,
     /// Variables that two sources set differently, in the order they were found.
     pub conflicts: Vec<Conflict>,
     /// Where `all` was first made a child of another group: the line to blame when
@@ -199,6 +204,8 @@ impl Inventory {
             host_index: HashMap::new(),
             implicit_under_all: HashSet::new(),
             implicit_ungrouped: HashSet::new(),
+            left_ungrouped: HashSet::new(),
+            implicit_under_ungrouped: HashSet::new(),
             conflicts: Vec::new(),
             all_made_child_at: None,
         };
@@ -405,10 +412,13 @@ impl Inventory {
 
     /// `InventoryData.reconcile_inventory`: parentless groups go under `all` (in creation order),
     /// hosts in a real group leave `ungrouped`, hosts in no group (or only `all`) join it.
-    pub fn reconcile(&mut self) -> Result<(), ModelError> {
+    ///
+    /// A failure comes with the place to blame, when there is one.
+    pub fn reconcile(&mut self) -> Result<(), (ModelError, Option<Origin>)> {
         for group in 1..self.groups.len() {
             if self.groups[group].parents.is_empty() {
-                self.add_child(ALL, group, self.groups[group].origin)?;
+                self.add_child(ALL, group, self.groups[group].origin)
+                    .map_err(|e| (e, self.all_made_child_at))?;
                 self.implicit_under_all.insert(group);
             }
         }
@@ -450,9 +460,23 @@ impl Inventory {
             }
         }
         for host in join {
-            self.add_member(UNGROUPED, host);
-            self.implicit_ungrouped.insert(host);
+            // `add_child('ungrouped', host.name)` looks the name up among groups first: a host
+            // named like a group puts that group under `ungrouped` instead.
+            let origin = self.hosts[host].origin;
+            match self.group_id(&self.hosts[host].name) {
+                Some(group) if !self.groups[UNGROUPED].children.contains(&group) => {
+                    self.add_child(UNGROUPED, group, origin)
+                        .map_err(|e| (e, Some(origin)))?;
+                    self.implicit_under_ungrouped.insert(group);
+                }
+                Some(_) => {}
+                None => {
+                    self.add_member(UNGROUPED, host);
+                    self.implicit_ungrouped.insert(host);
+                }
+            }
         }
+        self.left_ungrouped = leave;
         Ok(())
     }
 

@@ -38,28 +38,33 @@ pub fn render(inventory: &Inventory, provenance: &Provenance) -> String {
         comment_text(provenance.folder)
     );
 
-    // A host named like a group: Ansible sends a host line's variables to the group once the
-    // group exists. Such hosts are written first under `[all]`, before any group is created, so
-    // their own variables stay theirs; being listed in `all` directly changes nothing Ansible
-    // shows (`all` lists no hosts, and these hosts are in other groups anyway).
     let collisions = inventory.name_collisions();
     let mut host_written = vec![false; inventory.hosts.len()];
     for (id, group) in inventory.groups.iter().enumerate() {
         let mut hosts = group.hosts.clone();
-        if id == ALL {
-            hosts.extend(collisions.iter().filter(|h| !group.hosts.contains(h)));
-        }
-        // A host in `ungrouped` while `ungrouped` has another parent is taken out of it at
-        // reconciliation and ends in no group: invisible to `all`, yet a play naming it still
-        // runs on it. Writing it under `[ungrouped]` makes Ansible do the same again.
-        // Hosts that were in `all` alone joined `ungrouped` at reconciliation; listed under
-        // `[all]`, they join it again, in the same order, and must not be listed here: with
-        // `ungrouped` under another parent, a listed host would be taken out again.
+        // Reconciliation changes `ungrouped`: hosts in `all` alone join it, hosts also in
+        // another group (or under a parent of `ungrouped`) leave it. Writing the memberships it
+        // started from makes Ansible take the same steps again: joiners are listed under
+        // `[all]` only, leavers under `[ungrouped]` too, where they are taken out again. A
+        // leaver can end in no group at all: invisible to `all`, yet a play naming it runs on it.
+        //
+        // A host named like a group: Ansible sends a host line's variables to the group once the
+        // group exists. Such a host must be written, with its own variables, before any group
+        // is created: under `[all]` if it is there anyway, else under `[ungrouped]`, which it
+        // then leaves again at reconciliation, because it is in another group or `ungrouped`
+        // is under another parent (else it would have ended in `ungrouped` or `all`).
         if id == UNGROUPED {
             hosts.retain(|h| !inventory.implicit_ungrouped.contains(h));
             hosts.extend(
-                (0..inventory.hosts.len()).filter(|&h| inventory.hosts[h].groups.is_empty()),
+                (0..inventory.hosts.len()).filter(|h| inventory.left_ungrouped.contains(h)),
             );
+            let in_all = &inventory.groups[ALL].hosts;
+            let early: Vec<_> = collisions
+                .iter()
+                .filter(|h| !in_all.contains(h) && !hosts.contains(h))
+                .copied()
+                .collect();
+            hosts.extend(early);
         }
         let section = !matches!(id, ALL | UNGROUPED) || !hosts.is_empty();
         if section {
@@ -95,13 +100,16 @@ pub fn render(inventory: &Inventory, provenance: &Provenance) -> String {
 
     // Parent links last, when every group exists: `all`'s explicit children first in their
     // order; groups that had no parent are left for Ansible to put under `all` again, which it
-    // does in creation order, the order of the sections above.
+    // does in creation order, the order of the sections above. Groups that reconciliation put
+    // under `ungrouped` (named like a host in `all` alone) are left for it to do again too.
     for (id, group) in inventory.groups.iter().enumerate() {
         let children: Vec<&str> = group
             .children
             .iter()
-            .filter(|&&c| {
-                !(id == ALL && (c == UNGROUPED || inventory.implicit_under_all.contains(&c)))
+            .filter(|&&c| match id {
+                ALL => c != UNGROUPED && !inventory.implicit_under_all.contains(&c),
+                UNGROUPED => !inventory.implicit_under_ungrouped.contains(&c),
+                _ => true,
             })
             .map(|&c| inventory.groups[c].name.as_str())
             .collect();
