@@ -77,6 +77,8 @@ fn merge(context: &Context, mode: Option<crate::project::Validate>) -> Result<()
     let _lock = context.lock()?;
     let merged = context.merge_locked(mode)?;
     print_merge_result(context, &merged);
+    // The process ends right after; freeing thousands of hosts one by one would only delay it.
+    std::mem::forget(merged);
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 
 use super::hostpattern::expand_hostpattern;
 use super::model::{GroupId, Inventory, ModelError, Origin, UNGROUPED, Var, py_repr};
-use super::pyliteral::parse_value;
+use super::pyliteral::{Value, parse_value};
 use super::shlex;
 
 /// A line Ansible refuses, with Ansible's own message.
@@ -43,12 +43,33 @@ struct Pending {
     parents: Vec<GroupId>,
 }
 
+/// Whether variable values are evaluated as Ansible does, or only their text is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// `ast.literal_eval` and Ansible's coercions: what Ansible holds.
+    Evaluate,
+    /// Text only (every value `Null`), for re-reading text the tool wrote from already evaluated
+    /// values: the same text evaluates to the same value, so comparing texts is enough.
+    /// `ansible_group_priority` is still evaluated, since it becomes the group's priority.
+    TextOnly,
+}
+
 /// Parses one source into `inventory`. On error the inventory keeps what was added before the
 /// bad line, as Ansible's does; the caller decides whether that matters.
 pub fn parse_source(
     inventory: &mut Inventory,
     source: usize,
     text: &str,
+) -> Result<(), ParseError> {
+    parse_source_with(inventory, source, text, Values::Evaluate)
+}
+
+/// [`parse_source`] with a choice of how values are read.
+pub fn parse_source_with(
+    inventory: &mut Inventory,
+    source: usize,
+    text: &str,
+    values: Values,
 ) -> Result<(), ParseError> {
     let mut pending: Vec<Pending> = Vec::new();
     let mut group: GroupId = UNGROUPED;
@@ -106,13 +127,13 @@ pub fn parse_source(
             )));
         }
         match state {
-            State::Hosts => host_line(inventory, group, line, origin).map_err(fail)?,
+            State::Hosts => host_line(inventory, group, line, origin, values).map_err(fail)?,
             State::Vars => {
                 let Some((key, value)) = line.split_once('=') else {
                     return Err(fail(format!("Expected key=value, got: {line}")));
                 };
                 let (key, src) = (py_strip(key), py_strip(value));
-                let value = parse_value(src).map_err(|e| fail(e.to_string()))?;
+                let value = evaluate(key, src, values).map_err(fail)?;
                 let var = Var {
                     value,
                     src: src.to_string(),
@@ -203,6 +224,7 @@ fn host_line(
     group: GroupId,
     line: &str,
     origin: Origin,
+    values: Values,
 ) -> Result<(), String> {
     let owned;
     let tokens: Vec<&str> = match shlex::split_plain(line) {
@@ -226,7 +248,7 @@ fn host_line(
             ));
         };
         let var = Var {
-            value: parse_value(src).map_err(|e| e.to_string())?,
+            value: evaluate(key, src, values)?,
             src: src.to_string(),
             origin,
         };
@@ -256,6 +278,14 @@ fn host_line(
         }
     }
     Ok(())
+}
+
+/// A variable's value as `values` asks.
+fn evaluate(key: &str, src: &str, values: Values) -> Result<Value, String> {
+    if values == Values::TextOnly && key != "ansible_group_priority" {
+        return Ok(Value::Null);
+    }
+    parse_value(src).map_err(|e| e.to_string())
 }
 
 /// Python's `str.isspace()`, which is what `str.strip()` and `re`'s `\s` use: Unicode

@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::ini::{parse_source, py_strip, splitlines};
+use super::ini::{Values, parse_source, parse_source_with, py_strip, splitlines};
 use super::model::Inventory;
 use super::render::{Provenance, render};
 
@@ -188,41 +188,37 @@ pub fn is_ignored(name: &str) -> bool {
 pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
     let mut inventory = Inventory::new();
     let mut errors = Vec::new();
-    let chunks = read_all(sources);
-    let contents = chunks.iter().flat_map(|(buffer, ranges)| {
-        ranges
-            .iter()
-            .map(move |range| range.as_ref().map(|r| &buffer[r.clone()]))
-    });
-    for ((index, source), bytes) in sources.iter().enumerate().zip(contents) {
+    let mut parse_one = |index: usize, bytes: Result<&[u8], &std::io::Error>| {
         let fail = |line, message: String| FragmentError {
-            path: source.path.clone(),
+            path: sources[index].path.clone(),
             line,
             message,
         };
         let bytes = match bytes {
             Ok(bytes) => bytes,
-            Err(e) => {
-                errors.push(fail(None, format!("cannot read: {e}")));
-                continue;
-            }
+            Err(e) => return errors.push(fail(None, format!("cannot read: {e}"))),
         };
         let text = match decode(bytes) {
             Ok(text) => text,
             Err(line) => {
-                errors.push(fail(
+                return errors.push(fail(
                     Some(line),
                     "bytes that are not UTF-8 outside a comment; Ansible would read them as \
                      escaped surrogates and print '?' for them. Save the file as UTF-8"
                         .to_string(),
                 ));
-                continue;
             }
         };
         if let Err(e) = parse_source(&mut inventory, index, &text) {
             errors.push(fail(Some(e.line), e.message));
         }
-    }
+    };
+    read_in_order(sources, |first, (buffer, ranges)| {
+        for (offset, range) in ranges.iter().enumerate() {
+            let bytes = range.as_ref().map(|r| &buffer[r.clone()]);
+            parse_one(first + offset, bytes);
+        }
+    });
     if let Err((e, at)) = inventory.reconcile() {
         errors.push(FragmentError {
             path: at
@@ -307,34 +303,51 @@ fn append_file(path: &Path, buffer: &mut Vec<u8>) -> std::io::Result<()> {
     }
 }
 
-/// Reads every source, on as many threads as there are cores: for thousands of small fragments
-/// the system calls dominate, and they overlap well.
-fn read_all(sources: &[Source]) -> Vec<Chunk> {
+/// How many fragments one reader reads at a time.
+const CHUNK: usize = 256;
+
+/// Reads every source and hands them to `consume` in order, a chunk at a time (with the index of
+/// its first source). Reader threads, one per core, read ahead while `consume` works: for
+/// thousands of small fragments the system calls dominate, and they overlap with parsing.
+fn read_in_order(sources: &[Source], mut consume: impl FnMut(usize, Chunk)) {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    if threads < 2 || sources.len() < 256 {
-        return vec![read_chunk(sources)];
+    let chunks: Vec<&[Source]> = sources.chunks(CHUNK).collect();
+    if threads < 2 || chunks.len() < 2 {
+        for (i, part) in chunks.iter().enumerate() {
+            consume(i * CHUNK, read_chunk(part));
+        }
+        return;
     }
-    let chunk = sources.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = sources
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || read_chunk(part)))
-            .collect();
-        workers
-            .into_iter()
+        let chunks = &chunks;
+        // Reader `w` reads chunks w, w + threads, …; a bounded channel each keeps memory flat.
+        let receivers: Vec<_> = (0..threads)
             .map(|w| {
-                // A reader thread only panics if the allocator does; pass that on.
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                let (sender, receiver) = std::sync::mpsc::sync_channel(4);
+                scope.spawn(move || {
+                    for i in (w..chunks.len()).step_by(threads) {
+                        if sender.send(read_chunk(chunks[i])).is_err() {
+                            return;
+                        }
+                    }
+                });
+                receiver
             })
-            .collect()
-    })
+            .collect();
+        for i in 0..chunks.len() {
+            match receivers[i % threads].recv() {
+                Ok(chunk) => consume(i * CHUNK, chunk),
+                // Only if a reader panicked, which the scope then reports.
+                Err(_) => return,
+            }
+        }
+    });
 }
 
-/// Collects, parses and renders the fragments of `fragment_dir`, and proves that the rendered
-/// text reads back as the same inventory.
+/// Collects, parses and renders the fragments of `fragment_dir`. [`merge`] also proves that the
+/// rendered text reads back as the same inventory before writing it.
 pub fn build(fragment_dir: &Path, merged_path: &Path) -> Result<Merged, MergeError> {
     let sources = collect(fragment_dir)?;
     let inventory = parse_all(&sources).map_err(|errors| MergeError::Invalid {
@@ -349,8 +362,6 @@ pub fn build(fragment_dir: &Path, merged_path: &Path) -> Result<Merged, MergeErr
             sources: &names,
         },
     );
-    verify_roundtrip(&inventory, &text)
-        .map_err(|why| MergeError::Roundtrip(why, merged_path.to_path_buf()))?;
     Ok(Merged {
         inventory,
         sources,
@@ -373,9 +384,13 @@ fn display_folder(dir: &Path) -> String {
 /// groups, memberships, children and every variable, hidden ones included.
 fn verify_roundtrip(inventory: &Inventory, text: &str) -> Result<(), String> {
     let mut again = Inventory::new();
-    parse_source(&mut again, 0, text).map_err(|e| format!("line {}: {}", e.line, e.message))?;
+    parse_source_with(&mut again, 0, text, Values::TextOnly)
+        .map_err(|e| format!("line {}: {}", e.line, e.message))?;
     again.reconcile().map_err(|(e, _)| e.to_string())?;
-    match inventory.difference(&again) {
+    let difference = inventory.difference(&again);
+    // Freeing thousands of small allocations takes milliseconds the merge need not wait for.
+    std::thread::spawn(move || drop(again));
+    match difference {
         None => Ok(()),
         Some(difference) => Err(difference),
     }
@@ -444,10 +459,19 @@ pub fn merge(
     let unchanged = fs::read(merged_path).is_ok_and(|old| old == merged.text.as_bytes());
     if unchanged {
         remove_stale_temps(merged_path.parent().unwrap_or(Path::new(".")));
-    } else {
-        write_atomically(merged_path, merged.text.as_bytes(), |temp| {
-            validate(&merged, temp)
-        })?;
+        return Ok(merged);
     }
+    // The round-trip proof runs on another core while the temp file is written and synced;
+    // the rename waits for both.
+    std::thread::scope(|scope| {
+        let proof = scope.spawn(|| verify_roundtrip(&merged.inventory, &merged.text));
+        write_atomically(merged_path, merged.text.as_bytes(), |temp| {
+            proof
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                .map_err(|why| MergeError::Roundtrip(why, merged_path.to_path_buf()))?;
+            validate(&merged, temp)
+        })
+    })?;
     Ok(merged)
 }

@@ -482,7 +482,8 @@ impl Inventory {
 
     /// The first way in which `other` means something else than `self`, if any: group and
     /// host names, memberships and their order, children and their order, priorities, and every
-    /// variable with its value. Sources, lines and value texts are not compared.
+    /// variable with the text Ansible evaluates for it (the same text, the same value; `other`
+    /// may have been read with `Values::TextOnly`). Sources and lines are not compared.
     pub fn difference(&self, other: &Inventory) -> Option<String> {
         if self.groups.len() != other.groups.len() || self.hosts.len() != other.hosts.len() {
             return Some(format!(
@@ -496,7 +497,7 @@ impl Inventory {
         let same_vars = |a: &Vars, b: &Vars| {
             a.0.len() == b.0.len()
                 && a.iter()
-                    .all(|(k, v)| b.get(k).is_some_and(|w| w.value == v.value))
+                    .all(|(k, v)| b.get(k).is_some_and(|w| w.src == v.src))
         };
         for group in &self.groups {
             let Some(theirs) = other.group_id(&group.name).map(|g| &other.groups[g]) else {
