@@ -272,6 +272,9 @@ fn list(context: &Context, ansible_json: bool) -> Result<(), Error> {
         };
         let mut address = text(&row["ansible_host"]);
         if !row["ansible_port"].is_null() {
+            if address.contains(':') {
+                address = format!("[{address}]");
+            }
             address = format!("{address}:{}", text(&row["ansible_port"]));
         }
         let join = |v: &serde_json::Value| {

@@ -335,7 +335,7 @@ impl FragmentSpec {
 
 /// The template's escape function: every inserted value becomes exactly one shlex token.
 fn escape_token(input: &str, output: &mut dyn Write) -> std::io::Result<()> {
-    output.write_all(shlex::quote(input).as_bytes())
+    output.write_all(shlex::quote_readable(input).as_bytes())
 }
 
 /// Writes `text` to `path` through a temp file in the same folder (hidden, so neither Ansible nor

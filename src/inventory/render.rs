@@ -72,11 +72,11 @@ pub fn render(inventory: &Inventory, provenance: &Provenance) -> String {
         }
         for &host_id in &hosts {
             let host = &inventory.hosts[host_id];
-            out.push_str(&shlex::quote(&host.name));
+            out.push_str(&shlex::quote_readable(&host.name));
             if !std::mem::replace(&mut host_written[host_id], true) {
                 for (key, var) in host.vars.iter() {
                     out.push(' ');
-                    out.push_str(&shlex::quote(&format!("{key}={}", var.src)));
+                    out.push_str(&shlex::quote_readable(&format!("{key}={}", var.src)));
                 }
                 let from: Vec<String> = host
                     .sources

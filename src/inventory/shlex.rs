@@ -186,6 +186,17 @@ pub fn quote(s: &str) -> String {
     quoted
 }
 
+/// Like [`quote`], but easier on the eye where it can be: text with single quotes and no `"` or
+/// `\` goes in double quotes (`"port='8080'"`, not `'port='"'"'8080'"'"''`). Inside double
+/// quotes POSIX shlex treats only `\` and `"` specially, so such text needs nothing else.
+pub fn quote_readable(s: &str) -> String {
+    if s.contains('\'') && !s.contains(['"', '\\']) {
+        format!("\"{s}\"")
+    } else {
+        quote(s)
+    }
+}
+
 /// Python's `re.compile(r'[^\w@%+=:,./-]', re.ASCII)` complement: bytes `quote` leaves bare.
 /// Non-ASCII text is multi-byte UTF-8, and no byte of it is ASCII, so it is never "safe".
 fn is_safe(b: u8) -> bool {
@@ -505,6 +516,7 @@ sys.exit(1 if bad else 0)
         let cases = quote_cases();
         for s in &cases {
             assert_eq!(split(&quote(s)).unwrap(), [s.as_str()], "{s:?}");
+            assert_eq!(split(&quote_readable(s)).unwrap(), [s.as_str()], "{s:?}");
         }
         let rows: Vec<String> = cases
             .iter()
