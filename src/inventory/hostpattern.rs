@@ -937,6 +937,7 @@ const PY_DECIMAL_RUNS: &[u32] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::test_oracle::{XorShift, json_str};
 
     fn hosts(token: &str) -> (Vec<String>, Option<u64>) {
         expand_hostpattern(token).unwrap_or_else(|e| panic!("{token:?}: {e}"))
@@ -1182,42 +1183,6 @@ mod tests {
 
     // ------------------------------------------------------------------------------------------
     // Differential tests against the oracle interpreter.
-
-    /// xorshift64*: reproducible cases without extra crates.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn text(&mut self, pieces: &[&str], min: usize, max: usize) -> String {
-            let n = min + self.below(max - min + 1);
-            (0..n).map(|_| pieces[self.below(pieces.len())]).collect()
-        }
-    }
-
-    fn json_str(s: &str) -> String {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        out
-    }
 
     fn json_list<T>(items: impl IntoIterator<Item = T>, each: impl Fn(T) -> String) -> String {
         let items: Vec<String> = items.into_iter().map(each).collect();

@@ -206,6 +206,7 @@ fn is_safe(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inventory::test_oracle::{XorShift, json_str};
 
     fn ok(line: &str) -> Vec<String> {
         split(line).unwrap()
@@ -305,28 +306,6 @@ mod tests {
         }
     }
 
-    /// Bytes of a quick, reproducible PRNG (xorshift64*), so the differential cases are the
-    /// same on every run.
-    struct XorShift(u64);
-
-    impl XorShift {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-
-        fn text(&mut self, pieces: &[&str], max_pieces: usize) -> String {
-            let n = self.below(max_pieces + 1);
-            (0..n).map(|_| pieces[self.below(pieces.len())]).collect()
-        }
-    }
-
     const PIECES: &[&str] = &[
         " ",
         "  ",
@@ -396,7 +375,7 @@ mod tests {
         .collect();
         let mut rng = XorShift(0x5EED_0F5A_11CE_0001);
         for _ in 0..600 {
-            cases.push(rng.text(PIECES, 8));
+            cases.push(rng.text(PIECES, 0, 8));
         }
         cases
     }
@@ -408,25 +387,9 @@ mod tests {
             .collect();
         let mut rng = XorShift(0x0000_DDBA_11C0_FFEE);
         for _ in 0..400 {
-            cases.push(rng.text(PIECES, 6));
+            cases.push(rng.text(PIECES, 0, 6));
         }
         cases
-    }
-
-    /// A JSON string literal (enough JSON for the oracle: strings, arrays, objects).
-    fn json_str(s: &str) -> String {
-        let mut out = String::with_capacity(s.len() + 2);
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-        out
     }
 
     fn json_list(items: &[String]) -> String {

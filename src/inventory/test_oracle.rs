@@ -58,3 +58,33 @@ pub fn run(script: &str, input: &str) -> String {
     );
     String::from_utf8(output.stdout).expect("the oracle prints UTF-8")
 }
+
+/// xorshift64*: reproducible differential cases without extra crates; the same seed gives the
+/// same cases on every run.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// `min..=max` pieces picked at random, joined.
+    pub fn text(&mut self, pieces: &[&str], min: usize, max: usize) -> String {
+        let n = min + self.below(max - min + 1);
+        (0..n).map(|_| pieces[self.below(pieces.len())]).collect()
+    }
+}
+
+/// A JSON string literal, for handing cases to the oracle.
+pub fn json_str(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
