@@ -42,7 +42,8 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct ValidateArg {
     /// internal: the tool's own Ansible-exact parser; ansible: also the real ansible-inventory;
-    /// auto: ansible when configured in vm.toml or VM_ANSIBLE_INVENTORY, else internal.
+    /// auto (default): ansible when configured (vm.toml `ansible_inventory`,
+    /// VM_ANSIBLE_INVENTORY) or on PATH, else internal.
     #[arg(long, value_name = "auto|internal|ansible")]
     pub validate: Option<Validate>,
 }

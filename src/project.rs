@@ -40,7 +40,7 @@ pub enum ProjectError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Validate {
-    /// The tool's own parser; also Ansible when `ansible_inventory` is configured.
+    /// The tool's own parser; also Ansible when it is configured or on `PATH`.
     Auto,
     /// The tool's own parser only (proven equal to Ansible's by the differential tests).
     Internal,

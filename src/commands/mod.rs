@@ -47,6 +47,18 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
+/// The first executable file named `name` in a folder of `PATH`.
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|file| {
+            file.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
 impl Context {
     /// Fails with what to do when the project has no fragment folder, before any lock file is
     /// created next to it.
@@ -83,7 +95,7 @@ impl Context {
             .unwrap_or(Validate::Auto)
         {
             Validate::Internal => None,
-            Validate::Auto => configured,
+            Validate::Auto => configured.or_else(|| find_on_path("ansible-inventory")),
             Validate::Ansible => Some(configured.unwrap_or_else(|| "ansible-inventory".into())),
         }
     }
