@@ -4,6 +4,7 @@
 //! lives here so integration tests and benchmarks can reach the domain code.
 
 pub mod cli;
+pub mod cloudinit;
 pub mod commands;
 pub mod error;
 pub mod inventory;
