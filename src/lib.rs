@@ -3,6 +3,7 @@
 //! The binary in `main.rs` only parses arguments and maps errors to exit codes; everything else
 //! lives here so integration tests and benchmarks can reach the domain code.
 
+pub mod backend;
 pub mod cli;
 pub mod cloudinit;
 pub mod commands;

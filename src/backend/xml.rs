@@ -1,0 +1,128 @@
+//! The little XML the libvirt backend writes and reads: the escape function of the domain
+//! template, and reading a domain's disks and our metadata back with a real parser.
+
+use std::io::Write;
+
+/// Namespace of the `<metadata>` element `vm` puts in every domain it creates.
+pub const NAMESPACE: &str = "https://vm.invalid/xmlns/domain/1";
+
+/// The domain template's escape function: text safe in XML content and quoted attributes.
+pub fn escape_xml(input: &str, output: &mut dyn Write) -> std::io::Result<()> {
+    let mut start = 0;
+    for (i, c) in input.char_indices() {
+        let entity = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' => "&quot;",
+            '\'' => "&apos;",
+            _ => continue,
+        };
+        output.write_all(&input.as_bytes()[start..i])?;
+        output.write_all(entity.as_bytes())?;
+        start = i + 1;
+    }
+    output.write_all(&input.as_bytes()[start..])
+}
+
+/// Our metadata, as read back from a domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    /// The fragment file name.
+    pub fragment: Option<String>,
+    /// The cloud-init user.
+    pub user: Option<String>,
+    /// When it was created (RFC 3339).
+    pub created_at: Option<String>,
+    /// The libvirt URI it was created through.
+    pub connection: Option<String>,
+    /// The forwarded SSH port, with user-mode networking.
+    pub ssh_port: Option<u16>,
+}
+
+/// What matters of a domain's XML: its disks' files and our metadata (if it is ours).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainDoc {
+    /// `<disk><source file=…>` paths, in order.
+    pub disk_files: Vec<String>,
+    /// `<log file=…>` of the serial console.
+    pub console_log: Option<String>,
+    /// Our metadata, when the domain carries it.
+    pub metadata: Option<Metadata>,
+}
+
+/// Parses a domain's XML (as `virDomainGetXMLDesc` returns it).
+pub fn read_domain(xml: &str) -> Result<DomainDoc, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let root = doc.root_element();
+    let mut out = DomainDoc::default();
+    for disk in root.descendants().filter(|n| n.has_tag_name("disk")) {
+        if let Some(file) = disk
+            .children()
+            .find(|n| n.has_tag_name("source"))
+            .and_then(|s| s.attribute("file"))
+        {
+            out.disk_files.push(file.to_string());
+        }
+    }
+    out.console_log = root
+        .descendants()
+        .filter(|n| n.has_tag_name("serial"))
+        .flat_map(|s| s.children())
+        .find(|n| n.has_tag_name("log"))
+        .and_then(|l| l.attribute("file"))
+        .map(str::to_string);
+    let ours = root
+        .descendants()
+        .find(|n| n.has_tag_name((NAMESPACE, "vm")));
+    out.metadata = ours.map(|vm| {
+        let text = |tag: &str| {
+            vm.children()
+                .find(|n| n.has_tag_name((NAMESPACE, tag)))
+                .and_then(|n| n.text())
+                .map(|t| t.trim().to_string())
+        };
+        Metadata {
+            fragment: text("fragment"),
+            user: text("user"),
+            created_at: text("created-at"),
+            connection: text("connection"),
+            ssh_port: text("ssh-port").and_then(|p| p.parse().ok()),
+        }
+    });
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(s: &str) -> String {
+        let mut out = Vec::new();
+        escape_xml(s, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escaping_covers_content_and_both_quote_styles() {
+        assert_eq!(escaped("a<b>&'\"/é"), "a&lt;b&gt;&amp;&apos;&quot;/é");
+    }
+
+    #[test]
+    fn disks_console_and_our_metadata_are_read_back() {
+        let xml = format!(
+            "<domain type='qemu'><name>w</name><metadata><vm:vm xmlns:vm='{NAMESPACE}'>\
+             <vm:fragment>w.ini</vm:fragment><vm:ssh-port>2222</vm:ssh-port></vm:vm></metadata>\
+             <devices><disk type='file'><source file='/p/w.qcow2'/></disk>\
+             <disk type='file'><source file='/p/w-seed.img'/></disk><disk type='network'><source protocol='nbd'/></disk>\
+             <serial type='pty'><log file='/l/w.log'/></serial></devices></domain>"
+        );
+        let doc = read_domain(&xml).unwrap();
+        assert_eq!(doc.disk_files, ["/p/w.qcow2", "/p/w-seed.img"]);
+        assert_eq!(doc.console_log.as_deref(), Some("/l/w.log"));
+        let meta = doc.metadata.unwrap();
+        assert_eq!(meta.fragment.as_deref(), Some("w.ini"));
+        assert_eq!(meta.ssh_port, Some(2222));
+        assert_eq!(read_domain("<domain/>").unwrap().metadata, None);
+    }
+}
