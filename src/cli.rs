@@ -33,9 +33,97 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a VM, wait until it answers, and add it to the inventory.
+    Provision(Box<ProvisionArgs>),
+    /// Remove a VM: domain, disks, seed and inventory fragment.
+    Destroy {
+        /// The VM.
+        name: String,
+        /// Do not ask (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Keep the VM's disk volumes.
+        #[arg(long)]
+        keep_disk: bool,
+        /// libvirt URI (default: the one recorded in the VM's fragment).
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
+        #[command(flatten)]
+        validate: ValidateArg,
+    },
+    /// List the VMs vm manages, with their inventory state.
+    List {
+        /// libvirt URI to look at besides those recorded in fragments.
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
+    },
     /// Work on the Ansible inventory: fragments in ansible/inventory.d, merged ansible/inventory.ini.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+}
+
+/// `vm provision …`
+#[derive(Debug, Clone, Args)]
+pub struct ProvisionArgs {
+    /// VM name: host name, domain name and inventory name.
+    pub name: String,
+    /// Memory in MiB (default 4096, or `memory` in vm.toml).
+    pub memory_mib: Option<u64>,
+    /// Virtual CPUs (default 2, or `vcpus` in vm.toml).
+    pub vcpus: Option<u32>,
+    /// Where to create it: libvirt (default) or terraform.
+    #[arg(long, value_name = "libvirt|terraform")]
+    pub backend: Option<String>,
+    /// libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system for root, qemu:///session otherwise).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    /// Base image: a volume of the pool, or an absolute path.
+    #[arg(long, value_name = "IMG")]
+    pub image: Option<String>,
+    /// Grow the disk to this size (e.g. 20G; default: the image's size).
+    #[arg(long, value_name = "SIZE")]
+    pub disk: Option<String>,
+    /// Storage pool for the disk and the seed (default: default).
+    #[arg(long, value_name = "POOL")]
+    pub pool: Option<String>,
+    /// A libvirt network, or `user` for user-mode networking with SSH forwarded on 127.0.0.1.
+    #[arg(long, value_name = "NAME|user")]
+    pub network: Option<String>,
+    /// The user cloud-init creates, with sudo (default: debian).
+    #[arg(long, value_name = "U")]
+    pub user: Option<String>,
+    /// Public key allowed to log in (default: ~/.ssh/id_ed25519.pub, id_ecdsa.pub or id_rsa.pub).
+    #[arg(long = "ssh-key", value_name = "PUBKEY")]
+    pub ssh_key: Option<PathBuf>,
+    /// Put the VM in this inventory group (repeatable).
+    #[arg(long = "group", value_name = "G")]
+    pub groups: Vec<String>,
+    /// Set a host variable, kept as a string exactly (repeatable).
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
+    /// Give up waiting for the address and SSH after this many seconds (default 300).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Do not wait for SSH (the address must be known without waiting, as with --network user).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Keep what was created when a step fails, for diagnosis.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// auto (kvm when available), kvm or qemu (software emulation).
+    #[arg(long, value_name = "auto|kvm|qemu")]
+    pub domain_type: Option<String>,
+    /// Boot this kernel directly (a path on the libvirt host).
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<String>,
+    /// Initrd for --kernel.
+    #[arg(long, value_name = "PATH", requires = "kernel")]
+    pub initrd: Option<String>,
+    /// Kernel command line for --kernel.
+    #[arg(long, value_name = "ARGS", requires = "kernel")]
+    pub cmdline: Option<String>,
+    #[command(flatten)]
+    pub validate: ValidateArg,
 }
 
 /// How to validate the merged inventory.

@@ -2,6 +2,8 @@
 //! (DESIGN.md: 0 done · 1 failed · 2 usage · 3 inventory invalid · 4 check found problems ·
 //! 5 timed out).
 
+use crate::backend::BackendError;
+use crate::cloudinit::CloudInitError;
 use crate::inventory::ansible::AnsibleCheckError;
 use crate::inventory::fragment::{FragmentError, FragmentInputError};
 use crate::inventory::lock::LockError;
@@ -29,6 +31,15 @@ pub enum Error {
     /// The real `ansible-inventory` disagreed.
     #[error(transparent)]
     Ansible(#[from] AnsibleCheckError),
+    /// A bad argument that clap could not catch (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The VM backend.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The cloud-init seed (templates, keys).
+    #[error(transparent)]
+    CloudInit(#[from] CloudInitError),
     /// `check` found problems (already printed).
     #[error("{0} problem(s) found")]
     ProblemsFound(usize),
@@ -41,7 +52,9 @@ impl Error {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input(_) => 2,
+            Error::Input(_) | Error::Usage(_) => 2,
+            Error::CloudInit(CloudInitError::Key { .. }) => 2,
+            Error::Backend(BackendError::Timeout { .. }) => 5,
             Error::Merge(MergeError::Invalid { .. }) => 3,
             Error::Ansible(AnsibleCheckError::Refused(_)) => 3,
             Error::Merge(MergeError::Ansible(AnsibleCheckError::Refused(_))) => 3,

@@ -11,3 +11,4 @@ pub mod error;
 pub mod inventory;
 pub mod output;
 pub mod project;
+pub mod wait;

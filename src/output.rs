@@ -13,6 +13,11 @@ impl Reporter {
         Reporter { quiet, verbose }
     }
 
+    /// Whether `-q` was given.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// A progress or result line, hidden by `-q`.
     pub fn info(&self, message: impl std::fmt::Display) {
         if !self.quiet {

@@ -71,6 +71,33 @@ pub struct Config {
     pub ansible_inventory: Option<PathBuf>,
     /// Default for `--lock-timeout`, in seconds.
     pub lock_timeout: Option<u64>,
+    /// Default memory of `provision`, in MiB.
+    pub memory: Option<u64>,
+    /// Default vCPUs of `provision`.
+    pub vcpus: Option<u32>,
+    /// Default `--backend`.
+    pub backend: Option<String>,
+    /// Default `--connect` (a libvirt URI).
+    pub connect: Option<String>,
+    /// Default `--image`: a volume name in the pool, or an absolute path.
+    pub image: Option<String>,
+    /// Default `--disk` size (e.g. `20G`).
+    pub disk: Option<String>,
+    /// Default `--pool`.
+    pub pool: Option<String>,
+    /// Default `--network` (a libvirt network name, or `user`).
+    pub network: Option<String>,
+    /// Default `--user`.
+    pub user: Option<String>,
+    /// Default `--ssh-key` (a public key file).
+    pub ssh_key: Option<PathBuf>,
+    /// Default `--timeout`, in seconds.
+    pub timeout: Option<u64>,
+    /// Default `--domain-type`.
+    pub domain_type: Option<String>,
+    /// Groups every provisioned VM joins.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// A located project.

@@ -404,6 +404,11 @@ impl Libvirt {
     /// Stops and removes a domain and the volumes it uses (read from its XML), leaving the base
     /// image alone. A domain that is already gone is not an error.
     pub fn destroy(&self, name: &str) -> Result<Destroyed, BackendError> {
+        self.destroy_keeping(name, false)
+    }
+
+    /// [`Libvirt::destroy`], keeping the volumes when `keep_disk`.
+    pub fn destroy_keeping(&self, name: &str, keep_disk: bool) -> Result<Destroyed, BackendError> {
         let Some(domain) = self.domain(name)? else {
             return Ok(Destroyed::default());
         };
@@ -419,7 +424,12 @@ impl Libvirt {
             domain: true,
             volumes: Vec::new(),
         };
-        for path in doc.disk_files {
+        let disks = if keep_disk {
+            Vec::new()
+        } else {
+            doc.disk_files
+        };
+        for path in disks {
             match self.conn.lookup_storage_vol_by_path(&path) {
                 Ok(volume) => {
                     volume

@@ -1,11 +1,15 @@
 //! `vm inventory merge | add | remove | list | check | prune`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
 use serde_json::json;
 
 use super::Context;
+use crate::backend::VmInfo;
+use crate::backend::libvirt::{Libvirt, default_uri};
 use crate::cli::InventoryCommand;
 use crate::error::Error;
 use crate::inventory::check::{self, Presence};
@@ -119,24 +123,7 @@ fn add(
 ) -> Result<(), Error> {
     fragment::validate_name(name)?;
     let address = fragment::parse_address(address)?;
-    let mut unique_groups: Vec<String> = Vec::new();
-    for group in groups {
-        fragment::validate_group(&group)?;
-        if group == name {
-            return Err(Error::Input(fragment::FragmentInputError::Group(
-                group,
-                "it is the host's own name; Ansible would confuse the two",
-            )));
-        }
-        if !unique_groups.contains(&group) {
-            unique_groups.push(group);
-        }
-    }
-    let reserved = ["ansible_host", "ansible_port", "ansible_user"];
-    let vars = vars
-        .iter()
-        .map(|v| fragment::parse_var(v, &reserved))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (unique_groups, vars) = fragment::host_settings(name, groups, vars)?;
     if let Some(user) = user
         .as_deref()
         .filter(|u| u.is_empty() || u.chars().any(|c| c.is_whitespace() || c.is_control()))
@@ -293,18 +280,84 @@ fn list(context: &Context, ansible_json: bool) -> Result<(), Error> {
     Ok(())
 }
 
-/// Asks the backends about a managed fragment. No backend exists yet besides `external`, which
-/// by definition nobody can look up.
-fn probe(marker: &Marker, _name: &str) -> Presence {
-    Presence::Unknown(format!("no backend can look up '{}' VMs", marker.backend))
+/// What the backends know, asked once per connection: the managed VMs of every libvirt URI
+/// that a fragment names (and the default one).
+struct Backends {
+    vms: RefCell<HashMap<String, Result<Vec<VmInfo>, String>>>,
+}
+
+impl Backends {
+    fn new() -> Self {
+        Backends {
+            vms: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn vms(&self, uri: &str) -> Result<Vec<VmInfo>, String> {
+        self.vms
+            .borrow_mut()
+            .entry(uri.to_string())
+            .or_insert_with(|| {
+                Libvirt::connect(uri)
+                    .and_then(|l| l.list())
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+
+    /// Whether the VM behind a managed fragment exists. `external` fragments (from
+    /// `vm inventory add`) name hosts made elsewhere, which nobody can look up.
+    fn probe(&self, marker: &Marker, name: &str) -> Presence {
+        if marker.backend != "libvirt" {
+            return Presence::Unknown(format!("no backend can look up '{}' VMs", marker.backend));
+        }
+        match self.vms(&marker.connection) {
+            Err(e) => Presence::Unknown(e),
+            Ok(vms) => match vms.into_iter().find(|vm| vm.name == name) {
+                Some(vm) => Presence::Exists {
+                    address: vm.address,
+                },
+                None => Presence::Missing,
+            },
+        }
+    }
+
+    /// Managed VMs on the known connections that have no fragment.
+    fn unlisted(&self, report: &check::Report, default: &str) -> Vec<check::Problem> {
+        let mut uris: Vec<String> = vec![default.to_string()];
+        for managed in &report.managed {
+            if managed.backend == "libvirt" && !uris.contains(&managed.connection) {
+                uris.push(managed.connection.clone());
+            }
+        }
+        let mut problems = Vec::new();
+        for uri in uris {
+            let Ok(vms) = self.vms(&uri) else {
+                continue;
+            };
+            for vm in vms {
+                if !report.managed.iter().any(|m| m.name == vm.name) {
+                    problems.push(check::Problem::NoFragment {
+                        name: vm.name,
+                        connection: uri.clone(),
+                    });
+                }
+            }
+        }
+        problems
+    }
 }
 
 fn check(context: &Context) -> Result<(), Error> {
-    let report = check::check(
+    let backends = Backends::new();
+    let mut report = check::check(
         &context.project.fragment_dir(),
         &context.project.merged_path(),
-        &probe,
+        &|marker, name| backends.probe(marker, name),
     )?;
+    let default = default_uri(context.project.config.connect.as_deref());
+    let unlisted = backends.unlisted(&report, &default);
+    report.problems.extend(unlisted);
     if context.json {
         println!(
             "{}",
@@ -351,10 +404,11 @@ fn prune(
 ) -> Result<(), Error> {
     context.require_fragment_dir()?;
     let _lock = context.lock()?;
+    let backends = Backends::new();
     let report = check::check(
         &context.project.fragment_dir(),
         &context.project.merged_path(),
-        &probe,
+        &|marker, name| backends.probe(marker, name),
     )?;
     let orphans: Vec<&std::path::PathBuf> = report
         .problems

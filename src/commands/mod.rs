@@ -1,6 +1,9 @@
 //! One file per command: glue between the command line and the domain modules.
 
+pub mod destroy;
 pub mod inventory;
+pub mod list;
+pub mod provision;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,6 +47,22 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     };
     match cli.command {
         Command::Inventory(command) => inventory::run(&context, command),
+        Command::Provision(args) => provision::run(&context, *args),
+        Command::Destroy {
+            name,
+            yes,
+            keep_disk,
+            connect,
+            validate,
+        } => destroy::run(
+            &context,
+            &name,
+            yes,
+            keep_disk,
+            connect.as_deref(),
+            validate.validate,
+        ),
+        Command::List { connect } => list::run(&context, connect.as_deref()),
     }
 }
 

@@ -72,6 +72,13 @@ pub enum Problem {
         /// Backend named by its marker.
         backend: String,
     },
+    /// A VM the tool manages that has no fragment: Ansible does not know it.
+    NoFragment {
+        /// The VM.
+        name: String,
+        /// Where it lives.
+        connection: String,
+    },
     /// A managed fragment whose address differs from the VM's current one.
     StaleAddress {
         /// The fragment.
@@ -117,6 +124,11 @@ impl std::fmt::Display for Problem {
                 f,
                 "orphan: {} names a VM that {backend} does not have; `vm inventory prune` removes it",
                 path.display()
+            ),
+            Problem::NoFragment { name, connection } => write!(
+                f,
+                "no fragment: VM {name} at {connection} is managed by vm but not in the \
+                 inventory; `vm destroy {name}` removes it, or `vm inventory add` it"
             ),
             Problem::StaleAddress {
                 path,

@@ -210,6 +210,39 @@ pub fn parse_var(text: &str, reserved: &[&str]) -> Result<(String, String), Frag
     Ok((key.to_string(), value.to_string()))
 }
 
+/// Variables set from their own arguments, never with `--var`.
+pub const RESERVED_VARS: &[&str] = &["ansible_host", "ansible_port", "ansible_user"];
+
+/// A host's groups and string variables, as `host_settings` returns them.
+pub type HostSettings = (Vec<String>, Vec<(String, String)>);
+
+/// Checks the groups and `--var`s of host `name`: valid, not the host's own name, repeats
+/// dropped (first place kept).
+pub fn host_settings(
+    name: &str,
+    groups: Vec<String>,
+    vars: &[String],
+) -> Result<HostSettings, FragmentInputError> {
+    let mut unique = Vec::new();
+    for group in groups {
+        validate_group(&group)?;
+        if group == name {
+            return Err(FragmentInputError::Group(
+                group,
+                "it is the host's own name; Ansible would confuse the two",
+            ));
+        }
+        if !unique.contains(&group) {
+            unique.push(group);
+        }
+    }
+    let vars = vars
+        .iter()
+        .map(|v| parse_var(v, RESERVED_VARS))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((unique, vars))
+}
+
 /// The `key=value` token for a string variable: the value comes back from Ansible as exactly
 /// `value`. Plain values that Ansible keeps as strings anyway are written as they are; anything
 /// Ansible would turn into another type (`22`, `True`, `[1]`) or mangle is written as a Python
