@@ -136,8 +136,21 @@ impl Libvirt {
             pool.create(0)
                 .map_err(libvirt_error(format!("cannot start storage pool {name}")))?;
         }
-        pool.refresh(0)
-            .map_err(libvirt_error(format!("cannot refresh storage pool {name}")))?;
+        // A refresh makes volumes put there by hand visible. libvirt refuses it while another
+        // client creates or uploads a volume in the pool ("asynchronous jobs running"), which
+        // parallel provisions do: retry for a while, then go on with what the pool knows.
+        for attempt in 0..50 {
+            match pool.refresh(0) {
+                Ok(_) => break,
+                Err(e) if e.message().contains("asynchronous jobs") && attempt < 49 => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) if e.message().contains("asynchronous jobs") => break,
+                Err(e) => {
+                    return Err(libvirt_error(format!("cannot refresh storage pool {name}"))(e));
+                }
+            }
+        }
         Ok(pool)
     }
 

@@ -66,7 +66,7 @@ pub fn run(context: &Context, connect: Option<&str>) -> Result<(), Error> {
             s("name"),
             s("state"),
             format!("{}M", row["memory_mib"]),
-            row["vcpus"],
+            row["vcpus"].to_string(),
             s("address"),
             s("fragment"),
             s("connection")
