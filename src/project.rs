@@ -160,6 +160,20 @@ impl Project {
         self.ansible_dir().join(MERGED_FILE)
     }
 
+    /// How VMs record the project they belong to: its folder, absolute.
+    pub fn id(&self) -> String {
+        std::fs::canonicalize(&self.root)
+            .unwrap_or_else(|_| self.root.clone())
+            .display()
+            .to_string()
+    }
+
+    /// Whether a VM that recorded `project` belongs to this project (VMs made before projects
+    /// were recorded belong to every project).
+    pub fn owns(&self, project: Option<&str>) -> bool {
+        project.is_none_or(|p| p == self.id())
+    }
+
     /// `templates/`, whose files override the built-in templates.
     pub fn templates_dir(&self) -> PathBuf {
         self.root.join("templates")

@@ -267,6 +267,7 @@ impl Libvirt {
         context.insert("memory_mib", &spec.memory_mib);
         context.insert("vcpus", &spec.vcpus);
         context.insert("namespace", NAMESPACE);
+        context.insert("project", &spec.project);
         context.insert("fragment", &format!("{}.ini", spec.name));
         context.insert("user", &spec.user);
         context.insert("created_at", created_at);
@@ -520,6 +521,7 @@ impl Libvirt {
                 vcpus: info.nr_virt_cpu,
                 address,
                 connection: meta.connection.unwrap_or_else(|| self.uri.clone()),
+                project: meta.project,
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -630,6 +632,7 @@ mod tests {
             domain_type: DomainType::Qemu,
             kernel: None,
             templates: PathBuf::from("/nonexistent"),
+            project: "/projects/p".into(),
         }
     }
 

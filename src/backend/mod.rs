@@ -82,6 +82,8 @@ pub struct VmSpec {
     pub kernel: Option<KernelBoot>,
     /// The project's `templates/` folder (overrides of the built-in templates).
     pub templates: std::path::PathBuf,
+    /// The project folder, recorded in the domain: a project sees only its own VMs.
+    pub project: String,
 }
 
 /// A VM as a backend sees it.
@@ -99,6 +101,8 @@ pub struct VmInfo {
     pub address: Option<String>,
     /// How to reach the backend again (the libvirt URI).
     pub connection: String,
+    /// The project folder recorded at creation.
+    pub project: Option<String>,
 }
 
 /// What a provision made, for the fragment and the report.

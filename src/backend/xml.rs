@@ -28,6 +28,8 @@ pub fn escape_xml(input: &str, output: &mut dyn Write) -> std::io::Result<()> {
 /// Our metadata, as read back from a domain.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
+    /// The project folder the VM belongs to.
+    pub project: Option<String>,
     /// The fragment file name.
     pub fragment: Option<String>,
     /// The cloud-init user.
@@ -83,6 +85,7 @@ pub fn read_domain(xml: &str) -> Result<DomainDoc, String> {
                 .map(|t| t.trim().to_string())
         };
         Metadata {
+            project: text("project"),
             fragment: text("fragment"),
             user: text("user"),
             created_at: text("created-at"),

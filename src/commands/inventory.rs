@@ -323,7 +323,12 @@ impl Backends {
     }
 
     /// Managed VMs on the known connections that have no fragment.
-    fn unlisted(&self, report: &check::Report, default: &str) -> Vec<check::Problem> {
+    fn unlisted(
+        &self,
+        report: &check::Report,
+        default: &str,
+        project: &crate::project::Project,
+    ) -> Vec<check::Problem> {
         let mut uris: Vec<String> = vec![default.to_string()];
         for managed in &report.managed {
             if managed.backend == "libvirt" && !uris.contains(&managed.connection) {
@@ -335,7 +340,10 @@ impl Backends {
             let Ok(vms) = self.vms(&uri) else {
                 continue;
             };
-            for vm in vms {
+            for vm in vms
+                .into_iter()
+                .filter(|vm| project.owns(vm.project.as_deref()))
+            {
                 if !report.managed.iter().any(|m| m.name == vm.name) {
                     problems.push(check::Problem::NoFragment {
                         name: vm.name,
@@ -356,7 +364,7 @@ fn check(context: &Context) -> Result<(), Error> {
         &|marker, name| backends.probe(marker, name),
     )?;
     let default = default_uri(context.project.config.connect.as_deref());
-    let unlisted = backends.unlisted(&report, &default);
+    let unlisted = backends.unlisted(&report, &default, &context.project);
     report.problems.extend(unlisted);
     if context.json {
         println!(

@@ -33,7 +33,10 @@ pub fn run(context: &Context, connect: Option<&str>) -> Result<(), Error> {
                 continue;
             }
         };
-        for vm in vms {
+        for vm in vms
+            .into_iter()
+            .filter(|vm| context.project.owns(vm.project.as_deref()))
+        {
             let source = fragments.iter().find(|s| fragment_host(s) == vm.name);
             let fragment = match source {
                 None => "missing".to_string(),

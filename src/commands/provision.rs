@@ -153,6 +153,7 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
             cmdline: args.cmdline.clone(),
         }),
         templates: context.project.templates_dir(),
+        project: context.project.id(),
     };
     libvirt.preflight(&spec)?;
     std::fs::create_dir_all(context.project.fragment_dir()).map_err(|e| {
@@ -332,7 +333,9 @@ fn warn_about_orphans(context: &Context, libvirt: &Libvirt) {
         let host = crate::inventory::check::fragment_host(&source);
         if marker.backend == "libvirt"
             && marker.connection == libvirt.uri()
-            && !known.iter().any(|vm| vm.name == host)
+            && !known
+                .iter()
+                .any(|vm| vm.name == host && context.project.owns(vm.project.as_deref()))
         {
             context.reporter.warn(format!(
                 "{} names a VM that no longer exists; `vm inventory prune` removes it",

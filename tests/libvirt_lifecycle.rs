@@ -1,0 +1,313 @@
+//! Lifecycle tests against a real `libvirtd`, which the setup starts (`scripts/start-libvirtd`:
+//! packages, virtlogd, libvirtd, a `dir` pool). Guests are `type='qemu'` (TCG) on a tiny empty
+//! base disk with user-mode networking, so all traffic stays on 127.0.0.1; nothing boots, which
+//! is why these tests use `--no-wait` (real guests are issue 4's end-to-end test).
+//!
+//! Needs root, as CI has. Every test uses its own VM names and removes its VMs when it ends,
+//! even when it fails; the pool and its base image are shared and kept for the next run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::Project;
+
+const URI: &str = "qemu:///system";
+const POOL: &str = "vm-tests";
+const POOL_DIR: &str = "/var/tmp/vm-tests-pool";
+
+/// Starts libvirtd and the pool once per test binary; returns the public key to use.
+fn setup() -> &'static Path {
+    static KEY: OnceLock<PathBuf> = OnceLock::new();
+    KEY.get_or_init(|| {
+        assert!(
+            unsafe_geteuid() == 0,
+            "the libvirt lifecycle tests need root (CI runs them as root): run scripts/test as root"
+        );
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/start-libvirtd");
+        let status = Command::new("bash")
+            .arg(&script)
+            .env("VM_TEST_POOL", POOL)
+            .env("VM_TEST_POOL_DIR", POOL_DIR)
+            .status()
+            .expect("run scripts/start-libvirtd");
+        assert!(status.success(), "scripts/start-libvirtd failed");
+        if !virsh(&["vol-info", "--pool", POOL, "base.qcow2"]).0 {
+            let (ok, out) = virsh(&[
+                "vol-create-as",
+                POOL,
+                "base.qcow2",
+                "64M",
+                "--format",
+                "qcow2",
+            ]);
+            assert!(ok, "cannot create the base image: {out}");
+        }
+        let dir = std::env::temp_dir().join(format!("vm-lifecycle-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("id_ed25519");
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .expect("run ssh-keygen");
+        assert!(status.success());
+        dir.join("id_ed25519.pub")
+    })
+}
+
+fn unsafe_geteuid() -> u32 {
+    unsafe extern "C" {
+        fn geteuid() -> u32;
+    }
+    // SAFETY: geteuid has no preconditions.
+    unsafe { geteuid() }
+}
+
+fn virsh(args: &[&str]) -> (bool, String) {
+    let output = Command::new("virsh")
+        .arg("-q")
+        .arg("-c")
+        .arg(URI)
+        .args(args)
+        .output()
+        .expect("run virsh");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+fn domain_state(name: &str) -> Option<String> {
+    let (ok, out) = virsh(&["domstate", name]);
+    ok.then(|| out.trim().to_string())
+}
+
+fn pool_volumes() -> Vec<String> {
+    virsh(&["pool-refresh", POOL]);
+    let (_, out) = virsh(&["vol-list", POOL]);
+    out.lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Removes the test's VMs (domain and volumes) when the test ends, however it ends.
+struct Cleanup(Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            virsh(&["destroy", name]);
+            virsh(&["undefine", name, "--nvram"]);
+            for volume in [format!("{name}.qcow2"), format!("{name}-seed.img")] {
+                virsh(&["vol-delete", "--pool", POOL, &volume]);
+            }
+        }
+    }
+}
+
+fn provision_args<'a>(name: &'a str, key: &'a str) -> Vec<&'a str> {
+    vec![
+        "provision",
+        name,
+        "256",
+        "1",
+        "--connect",
+        URI,
+        "--pool",
+        POOL,
+        "--image",
+        "base.qcow2",
+        "--network",
+        "user",
+        "--domain-type",
+        "qemu",
+        "--no-wait",
+        "--ssh-key",
+        key,
+        "--validate",
+        "internal",
+    ]
+}
+
+fn inventory(project: &Project) -> String {
+    String::from_utf8(project.read("ansible/inventory.ini").unwrap_or_default()).unwrap()
+}
+
+#[test]
+fn provision_with_user_networking_runs_the_domain_and_destroy_removes_every_trace() {
+    let key = setup().display().to_string();
+    let _cleanup = Cleanup(vec!["lc-web".into()]);
+    let project = Project::new();
+    project
+        .run(&provision_args("lc-web", &key))
+        .success()
+        .stderr_contains("provisioned lc-web at 127.0.0.1:");
+    assert_eq!(domain_state("lc-web").as_deref(), Some("running"));
+    let merged = inventory(&project);
+    let line = merged
+        .lines()
+        .find(|l| l.starts_with("lc-web "))
+        .unwrap_or_else(|| panic!("no lc-web in\n{merged}"));
+    assert!(line.contains("ansible_host=127.0.0.1") && line.contains("ansible_user=debian"));
+    let port: u16 = line
+        .split_whitespace()
+        .find_map(|t| t.strip_prefix("ansible_port="))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line}"));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "nothing listens on the forwarded port {port}"
+    );
+    let fragment =
+        String::from_utf8(project.read("ansible/inventory.d/lc-web.ini").unwrap()).unwrap();
+    assert!(fragment.starts_with("# vm-managed: backend=libvirt connection=qemu:///system"));
+    let list = project.run(&["--json", "list", "--connect", URI]);
+    list.success();
+    let rows = list.json();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "lc-web")
+        .expect("lc-web listed");
+    assert_eq!(row["state"], "running");
+    assert_eq!(row["fragment"], "current");
+    assert_eq!(row["address"], format!("127.0.0.1:{port}"));
+    assert!(pool_volumes().contains(&"lc-web.qcow2".to_string()));
+
+    project.run(&["destroy", "lc-web", "--yes"]).success();
+    assert_eq!(domain_state("lc-web"), None);
+    let volumes = pool_volumes();
+    assert!(
+        !volumes.iter().any(|v| v.starts_with("lc-web")),
+        "volumes left: {volumes:?}"
+    );
+    assert!(project.read("ansible/inventory.d/lc-web.ini").is_none());
+    assert!(!inventory(&project).contains("lc-web"));
+}
+
+#[test]
+fn four_parallel_provisions_get_four_ports_and_one_valid_inventory() {
+    let key = setup().display().to_string();
+    let names: Vec<String> = (1..=4).map(|i| format!("lc-par{i}")).collect();
+    let _cleanup = Cleanup(names.clone());
+    let project = Project::new();
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = names
+            .iter()
+            .map(|name| {
+                let (project, key) = (&project, &key);
+                scope.spawn(move || project.run(&provision_args(name, key)))
+            })
+            .collect();
+        for run in runs {
+            run.join().unwrap().success();
+        }
+    });
+    let merged = inventory(&project);
+    let mut ports: Vec<&str> = merged
+        .lines()
+        .filter(|l| l.starts_with("lc-par"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|t| t.strip_prefix("ansible_port="))
+        })
+        .collect();
+    ports.sort();
+    ports.dedup();
+    assert_eq!(ports.len(), 4, "ports not distinct:\n{merged}");
+    for name in &names {
+        assert_eq!(domain_state(name).as_deref(), Some("running"), "{name}");
+    }
+    project.run(&["inventory", "check"]).success();
+}
+
+#[test]
+fn a_domain_undefined_behind_the_tools_back_is_found_by_check_and_pruned() {
+    let key = setup().display().to_string();
+    let _cleanup = Cleanup(vec!["lc-orphan".into()]);
+    let project = Project::new();
+    project.run(&provision_args("lc-orphan", &key)).success();
+    virsh(&["destroy", "lc-orphan"]);
+    virsh(&["undefine", "lc-orphan"]);
+    project
+        .run(&["inventory", "check"])
+        .code(4)
+        .stdout_contains("orphan:")
+        .stdout_contains("lc-orphan.ini");
+    project.run(&["inventory", "prune"]).success();
+    assert!(project.read("ansible/inventory.d/lc-orphan.ini").is_none());
+    assert!(!inventory(&project).contains("lc-orphan"));
+    project.run(&["inventory", "check"]).success();
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_created() {
+    let key = setup().display().to_string();
+    let _cleanup = Cleanup(vec!["lc-bad".into(), "lc-taken".into()]);
+    let project = Project::new();
+    let before = pool_volumes();
+    let with = |changes: &[(&str, &str)]| -> Vec<String> {
+        let mut args: Vec<String> = provision_args("lc-bad", &key)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        for (flag, value) in changes {
+            let at = args.iter().position(|a| a == flag).unwrap();
+            args[at + 1] = value.to_string();
+        }
+        args
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        project.run(&refs)
+    };
+    run(with(&[("--image", "nope.qcow2")]))
+        .code(1)
+        .stderr_contains("unknown image");
+    run(with(&[("--pool", "no-such-pool")]))
+        .code(1)
+        .stderr_contains("no storage pool");
+    run(with(&[(
+        "--connect",
+        "qemu+unix:///system?socket=/nonexistent/libvirt-sock",
+    )]))
+    .code(1)
+    .stderr_contains("cannot connect to libvirt");
+    run(with(&[("--ssh-key", "/nonexistent.pub")]))
+        .code(2)
+        .stderr_contains("cannot read SSH public key");
+    let mut zero = with(&[]);
+    zero[2] = "0".into();
+    run(zero).code(2).stderr_contains("out of range");
+    let mut huge = with(&[]);
+    huge[2] = "4000000".into();
+    run(huge).code(1).stderr_contains("MiB of memory asked");
+    let mut bad_name = with(&[]);
+    bad_name[1] = "../x".into();
+    run(bad_name).code(2).stderr_contains("invalid name");
+    // A name that is already a domain.
+    project.run(&provision_args("lc-taken", &key)).success();
+    let other = Project::new();
+    let refs = provision_args("lc-taken", &key);
+    other.run(&refs).code(1).stderr_contains("already exists");
+    assert!(other.read("ansible/inventory.d/lc-taken.ini").is_none());
+    let after: Vec<String> = pool_volumes()
+        .into_iter()
+        .filter(|v| {
+            !v.starts_with("lc-taken")
+                && !v.starts_with("lc-par")
+                && !v.starts_with("lc-web")
+                && !v.starts_with("lc-orphan")
+        })
+        .collect();
+    let before: Vec<String> = before
+        .into_iter()
+        .filter(|v| !v.starts_with("lc-"))
+        .collect();
+    assert_eq!(after, before, "bad input created volumes");
+    assert!(project.read("ansible/inventory.d/lc-bad.ini").is_none());
+}
