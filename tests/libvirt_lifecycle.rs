@@ -104,6 +104,9 @@ impl Drop for Cleanup {
             for volume in [format!("{name}.qcow2"), format!("{name}-seed.img")] {
                 virsh(&["vol-delete", "--pool", POOL, &volume]);
             }
+            for log in [format!("{name}.log"), format!("{name}-serial.log")] {
+                let _ = std::fs::remove_file(Path::new("/var/log/libvirt/qemu").join(log));
+            }
         }
     }
 }
@@ -187,6 +190,7 @@ fn provision_with_user_networking_runs_the_domain_and_destroy_removes_every_trac
     );
     assert!(project.read("ansible/inventory.d/lc-web.ini").is_none());
     assert!(!inventory(&project).contains("lc-web"));
+    assert!(!Path::new("/var/log/libvirt/qemu/lc-web-serial.log").exists());
 }
 
 #[test]
@@ -295,19 +299,40 @@ fn bad_input_is_refused_before_anything_is_created() {
     let refs = provision_args("lc-taken", &key);
     other.run(&refs).code(1).stderr_contains("already exists");
     assert!(other.read("ansible/inventory.d/lc-taken.ini").is_none());
+    // Other tests create volumes meanwhile; none of this one's may appear.
+    assert!(!before.iter().any(|v| v.starts_with("lc-bad")));
     let after: Vec<String> = pool_volumes()
         .into_iter()
-        .filter(|v| {
-            !v.starts_with("lc-taken")
-                && !v.starts_with("lc-par")
-                && !v.starts_with("lc-web")
-                && !v.starts_with("lc-orphan")
-        })
+        .filter(|v| v.starts_with("lc-bad"))
         .collect();
-    let before: Vec<String> = before
-        .into_iter()
-        .filter(|v| !v.starts_with("lc-"))
-        .collect();
-    assert_eq!(after, before, "bad input created volumes");
+    assert_eq!(after, Vec::<String>::new(), "bad input created volumes");
     assert!(project.read("ansible/inventory.d/lc-bad.ini").is_none());
+}
+
+#[test]
+fn a_vm_that_never_answers_ssh_times_out_with_exit_5_and_is_rolled_back() {
+    let key = setup().display().to_string();
+    let _cleanup = Cleanup(vec!["lc-slow".into()]);
+    let project = Project::new();
+    let mut args = provision_args("lc-slow", &key);
+    args.retain(|a| *a != "--no-wait");
+    args.extend(["--timeout", "3"]);
+    project
+        .run(&args)
+        .code(5)
+        .stderr_contains("timed out")
+        .stderr_contains("SSH of lc-slow")
+        .stderr_contains("serial console");
+    assert_eq!(
+        domain_state("lc-slow"),
+        None,
+        "the domain was not rolled back"
+    );
+    assert!(!pool_volumes().iter().any(|v| v.starts_with("lc-slow")));
+    assert!(project.read("ansible/inventory.d/lc-slow.ini").is_none());
+    // --keep-on-failure keeps it for diagnosis.
+    args.push("--keep-on-failure");
+    project.run(&args).code(5);
+    assert_eq!(domain_state("lc-slow").as_deref(), Some("running"));
+    assert!(project.read("ansible/inventory.d/lc-slow.ini").is_none());
 }

@@ -346,9 +346,13 @@ impl Libvirt {
             .define_domain_xml(&xml)
             .map_err(libvirt_error("cannot define the domain"))?;
         undo.domain = Some(domain.clone());
-        domain
-            .create()
-            .map_err(libvirt_error("cannot start the domain"))?;
+        domain.create().map_err(|e| match spec.network {
+            NetworkChoice::User { port } if e.message().contains("host forwarding rule") => {
+                undo.armed = true;
+                BackendError::PortTaken(port)
+            }
+            _ => libvirt_error("cannot start the domain")(e),
+        })?;
 
         let console_log = self.console_log(&spec.name);
         let (host, port) = match spec.network {
@@ -438,6 +442,16 @@ impl Libvirt {
             domain: true,
             volumes: Vec::new(),
         };
+        // The serial console log is ours, and libvirt never deletes its own log of the domain
+        // either; both can only be removed when they are on this machine.
+        if is_local(&self.uri) {
+            if let Some(log) = doc.console_log {
+                let _ = std::fs::remove_file(log);
+            }
+            if self.uri.starts_with("qemu:///system") {
+                let _ = std::fs::remove_file(format!("/var/log/libvirt/qemu/{name}.log"));
+            }
+        }
         let disks = if keep_disk {
             Vec::new()
         } else {

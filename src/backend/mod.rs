@@ -161,6 +161,10 @@ pub enum BackendError {
         /// The last lines of the serial console, when there is one.
         tail: String,
     },
+    /// The forwarded SSH port was taken by the time QEMU started (another project, another
+    /// program): nothing was kept; try another port.
+    #[error("port {0} on 127.0.0.1 is already in use")]
+    PortTaken(u16),
     /// A template failed.
     #[error("{0}")]
     Template(String),

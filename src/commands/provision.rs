@@ -166,13 +166,28 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
     let provisioned = if let NetworkChoice::User { .. } = spec.network {
         // The port is chosen and the domain (which records it) defined under the inventory
         // lock, so parallel provisions never pick the same port.
+        // Another project or program can still take the port before QEMU binds it: then
+        // provision has removed what it made, and the next free port is tried.
         let _lock = context.lock()?;
-        let port = free_port(&used_ports(context, &libvirt)?)?;
-        spec.network = NetworkChoice::User { port };
-        context
-            .reporter
-            .detail(format!("forwarding 127.0.0.1:{port} to {name}:22"));
-        libvirt.provision(&spec, &seed, &created_at, args.keep_on_failure)?
+        let mut used = used_ports(context, &libvirt)?;
+        let mut attempt = 0;
+        loop {
+            let port = free_port(&used)?;
+            spec.network = NetworkChoice::User { port };
+            context
+                .reporter
+                .detail(format!("forwarding 127.0.0.1:{port} to {name}:22"));
+            match libvirt.provision(&spec, &seed, &created_at, args.keep_on_failure) {
+                Err(BackendError::PortTaken(port)) if attempt < 20 => {
+                    context
+                        .reporter
+                        .detail(format!("port {port} was taken meanwhile"));
+                    used.push(port);
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        }
     } else {
         libvirt.provision(&spec, &seed, &created_at, args.keep_on_failure)?
     };
