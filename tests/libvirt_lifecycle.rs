@@ -232,7 +232,7 @@ fn four_parallel_provisions_get_four_ports_and_one_valid_inventory() {
 #[test]
 fn a_domain_undefined_behind_the_tools_back_is_found_by_check_and_pruned() {
     let key = setup().display().to_string();
-    let _cleanup = Cleanup(vec!["lc-orphan".into()]);
+    let _cleanup = Cleanup(vec!["lc-orphan".into(), "lc-orphan2".into()]);
     let project = Project::new();
     project.run(&provision_args("lc-orphan", &key)).success();
     virsh(&["destroy", "lc-orphan"]);
@@ -242,9 +242,15 @@ fn a_domain_undefined_behind_the_tools_back_is_found_by_check_and_pruned() {
         .code(4)
         .stdout_contains("orphan:")
         .stdout_contains("lc-orphan.ini");
+    // The next provision warns: the stale fragment would make its first playbook fail.
+    project
+        .run(&provision_args("lc-orphan2", &key))
+        .success()
+        .stderr_contains("lc-orphan.ini names a VM that no longer exists");
     project.run(&["inventory", "prune"]).success();
     assert!(project.read("ansible/inventory.d/lc-orphan.ini").is_none());
-    assert!(!inventory(&project).contains("lc-orphan"));
+    assert!(project.read("ansible/inventory.d/lc-orphan2.ini").is_some());
+    assert!(!inventory(&project).lines().any(|l| l.starts_with("lc-orphan ")));
     project.run(&["inventory", "check"]).success();
 }
 
