@@ -47,6 +47,8 @@ pub struct Seed {
     pub ssh_authorized_keys: Vec<String>,
     /// Unique per creation, so cloud-init treats every new VM as a first boot.
     pub instance_id: String,
+    /// The VM's SSH host key (private, public), made by `vm` so it can be verified.
+    pub host_key: Option<(String, String)>,
 }
 
 /// The rendered files.
@@ -72,6 +74,10 @@ impl Seed {
         context.insert("user", &self.user);
         context.insert("ssh_authorized_keys", &self.ssh_authorized_keys);
         context.insert("instance_id", &self.instance_id);
+        if let Some((private, public)) = &self.host_key {
+            context.insert("host_key_private", private);
+            context.insert("host_key_public", public);
+        }
         let render = |name: &str, built_in: &str| -> Result<String, CloudInitError> {
             let custom = project_templates.join(format!("{name}.tera"));
             let (source, shown) = match std::fs::read_to_string(&custom) {
@@ -235,6 +241,7 @@ mod tests {
             user: "debian".into(),
             ssh_authorized_keys: vec![KEY.into()],
             instance_id: "web-vm-1".into(),
+            host_key: None,
         }
     }
 
@@ -247,6 +254,20 @@ mod tests {
         assert!(files.user_data.contains(r#"- name: "a\"b\nc: d""#));
         assert!(files.user_data.contains(&format!("      - \"{KEY}\"")));
         assert!(files.meta_data.contains("instance-id: \"web-vm-1\""));
+        assert!(!files.user_data.contains("ssh_keys"));
+    }
+
+    #[test]
+    fn a_host_key_goes_into_user_data_as_one_quoted_multi_line_value() {
+        let mut with_key = seed();
+        let private =
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n";
+        with_key.host_key = Some((private.into(), "ssh-ed25519 AAAAx".into()));
+        let files = with_key.render(Path::new("/nonexistent")).unwrap();
+        assert!(files.user_data.contains(
+            "ed25519_private: \"-----BEGIN OPENSSH PRIVATE KEY-----\\nb3Blbn\\n-----END OPENSSH PRIVATE KEY-----\\n\""
+        ), "{}", files.user_data);
+        assert!(files.user_data.contains("ssh_genkeytypes: []"));
     }
 
     #[test]

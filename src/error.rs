@@ -40,6 +40,9 @@ pub enum Error {
     /// The cloud-init seed (templates, keys).
     #[error(transparent)]
     CloudInit(#[from] CloudInitError),
+    /// SSH host keys and known_hosts.
+    #[error(transparent)]
+    HostKey(#[from] crate::hostkey::HostKeyError),
     /// `check` found problems (already printed).
     #[error("{0} problem(s) found")]
     ProblemsFound(usize),

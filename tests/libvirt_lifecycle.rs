@@ -167,6 +167,17 @@ fn provision_with_user_networking_runs_the_domain_and_destroy_removes_every_trac
     let fragment =
         String::from_utf8(project.read("ansible/inventory.d/lc-web.ini").unwrap()).unwrap();
     assert!(fragment.starts_with("# vm-managed: backend=libvirt connection=qemu:///system"));
+    // The host key vm made is recorded, and the fragment makes Ansible check it strictly.
+    assert!(
+        fragment.contains("StrictHostKeyChecking=yes") && fragment.contains("HostKeyAlias=lc-web")
+    );
+    let known = String::from_utf8(project.read("ansible/known_hosts").unwrap()).unwrap();
+    assert!(
+        known
+            .lines()
+            .any(|l| l.starts_with("lc-web ssh-ed25519 AAAA")),
+        "{known}"
+    );
     let list = project.run(&["--json", "list", "--connect", URI]);
     list.success();
     let rows = list.json();
@@ -191,6 +202,8 @@ fn provision_with_user_networking_runs_the_domain_and_destroy_removes_every_trac
     assert!(project.read("ansible/inventory.d/lc-web.ini").is_none());
     assert!(!inventory(&project).contains("lc-web"));
     assert!(!Path::new("/var/log/libvirt/qemu/lc-web-serial.log").exists());
+    let known = String::from_utf8(project.read("ansible/known_hosts").unwrap_or_default()).unwrap();
+    assert!(!known.contains("lc-web"), "{known}");
 }
 
 #[test]
@@ -250,7 +263,11 @@ fn a_domain_undefined_behind_the_tools_back_is_found_by_check_and_pruned() {
     project.run(&["inventory", "prune"]).success();
     assert!(project.read("ansible/inventory.d/lc-orphan.ini").is_none());
     assert!(project.read("ansible/inventory.d/lc-orphan2.ini").is_some());
-    assert!(!inventory(&project).lines().any(|l| l.starts_with("lc-orphan ")));
+    assert!(
+        !inventory(&project)
+            .lines()
+            .any(|l| l.starts_with("lc-orphan "))
+    );
     project.run(&["inventory", "check"]).success();
 }
 

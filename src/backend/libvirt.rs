@@ -329,7 +329,8 @@ impl Libvirt {
 
         let seed_xml = format!(
             "<volume type='file'><name>{}-seed.img</name><capacity unit='bytes'>{SEED_BYTES}</capacity>\
-             <target><format type='raw'/></target></volume>",
+             <target><format type='raw'/><permissions><mode>0600</mode></permissions></target>\
+             </volume>",
             xml_text(&spec.name)
         );
         let seed_volume = StorageVol::create_xml(&pool, &seed_xml, 0)
@@ -516,16 +517,14 @@ impl Libvirt {
             let Some(meta) = doc.metadata else {
                 continue;
             };
-            let name = domain
-                .name()
-                .map_err(libvirt_error("cannot read a domain name"))?;
-            let info = domain
-                .info()
-                .map_err(libvirt_error(format!("cannot read the state of {name}")))?;
+            // A domain destroyed by someone else while we list it is simply not there.
+            let (Ok(name), Ok(info)) = (domain.name(), domain.info()) else {
+                continue;
+            };
             let running = domain.is_active().unwrap_or(false);
             let address = match meta.ssh_port {
                 Some(port) => Some(format!("127.0.0.1:{port}")),
-                None if running => self.address(&name)?.map(|ip| ip.to_string()),
+                None if running => self.address(&name).ok().flatten().map(|ip| ip.to_string()),
                 None => None,
             };
             out.push(VmInfo {
@@ -656,6 +655,7 @@ mod tests {
             user: "debian".into(),
             ssh_authorized_keys: vec![],
             instance_id: format!("{name}-1"),
+            host_key: None,
         }
     }
 

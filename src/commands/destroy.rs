@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use super::Context;
 use crate::backend::libvirt::{Libvirt, default_uri};
 use crate::error::Error;
+use crate::hostkey;
 use crate::inventory::fragment::{self, Marker};
 use crate::project::Validate;
 
@@ -59,6 +60,8 @@ pub fn run(
     }
     if marker.is_some() {
         let _lock = context.lock()?;
+        let known_hosts = context.project.ansible_dir().join(hostkey::KNOWN_HOSTS);
+        hostkey::forget(&known_hosts, name)?;
         std::fs::remove_file(&path)
             .map_err(|e| Error::Failed(format!("cannot delete {}: {e}", path.display())))?;
         match context.merge_locked(validate) {

@@ -441,6 +441,15 @@ fn prune(
                     path.display()
                 ))
             })?;
+            // The VM is gone: so is the host key recorded for it.
+            let host = path
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            let known_hosts = context
+                .project
+                .ansible_dir()
+                .join(crate::hostkey::KNOWN_HOSTS);
+            crate::hostkey::forget(&known_hosts, &host)?;
             context.reporter.info(format!("deleted {}", path.display()));
         }
     }

@@ -12,6 +12,7 @@ use crate::backend::{BackendError, DomainType, KernelBoot, NetworkChoice, VmSpec
 use crate::cli::ProvisionArgs;
 use crate::cloudinit::{Seed, validate_public_key};
 use crate::error::Error;
+use crate::hostkey;
 use crate::inventory::fragment::{self, Address, FragmentSpec, Marker};
 use crate::inventory::merge;
 use crate::inventory::pyliteral::Value;
@@ -106,7 +107,14 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
     let key = validate_public_key(&key_text, &key_path.display().to_string())?;
     let mut groups = config.groups.clone();
     groups.extend(args.groups.iter().cloned());
-    let (groups, vars) = fragment::host_settings(&name, groups, &args.vars)?;
+    let (groups, mut vars) = fragment::host_settings(&name, groups, &args.vars)?;
+    if vars.iter().any(|(k, _)| k == "ansible_ssh_common_args") {
+        return Err(Error::Usage(
+            "ansible_ssh_common_args is set by vm (it points ssh at the VM's verified host key); \
+             use ansible_ssh_extra_args for your own options"
+                .into(),
+        ));
+    }
     let timeout = Duration::from_secs(args.timeout.or(config.timeout).unwrap_or(300));
     let fragment_path = context.project.fragment_dir().join(format!("{name}.ini"));
     if fragment_path.exists() {
@@ -118,6 +126,14 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
     let uri = default_uri(args.connect.as_deref().or(config.connect.as_deref()));
     let marker = Marker::new("libvirt", &uri)?;
 
+    let host_key = hostkey::generate(&name)?;
+    let known_hosts = context.project.ansible_dir().join(hostkey::KNOWN_HOSTS);
+    let known_hosts = std::path::absolute(&known_hosts).unwrap_or(known_hosts);
+    vars.push((
+        "ansible_ssh_common_args".into(),
+        hostkey::ssh_args(&known_hosts, &name),
+    ));
+
     let libvirt = Libvirt::connect(&uri)?;
     warn_about_orphans(context, &libvirt);
     let created_at = rfc3339(SystemTime::now());
@@ -125,6 +141,7 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
         hostname: name.clone(),
         user: user.clone(),
         ssh_authorized_keys: vec![key],
+        host_key: Some((host_key.private.clone(), host_key.public.clone())),
         instance_id: format!(
             "{name}-{}",
             SystemTime::now()
@@ -243,6 +260,40 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
                 &provisioned.console_log,
             )));
         }
+        let private_key = key_path.with_extension("");
+        if private_key.is_file() {
+            let mut progress = Progress::new(
+                format!("waiting for cloud-init on {name}"),
+                context.reporter.is_quiet(),
+            );
+            let wait = CloudInitWait {
+                name: &name,
+                user: &user,
+                address,
+                private_key: &private_key,
+                host_key: &host_key.public,
+                timeout,
+            };
+            let ready = wait_cloud_init(&wait, &mut progress);
+            progress.finish();
+            if let Err(why) = ready {
+                let console = tail(&provisioned.console_log, 20);
+                return Err(undo(Error::Backend(BackendError::Timeout {
+                    name: name.clone(),
+                    what: "cloud-init",
+                    waited: timeout,
+                    tail: format!(
+                        "; {why}\nlast lines of the serial console ({}):\n{console}",
+                        provisioned.console_log
+                    ),
+                })));
+            }
+        } else {
+            context.reporter.warn(format!(
+                "no private key {} next to the public one: not waiting for cloud-init",
+                private_key.display()
+            ));
+        }
     }
 
     let spec = FragmentSpec {
@@ -260,7 +311,14 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
         .render(&context.project.templates_dir())
         .map_err(|e| undo(e.into()))?;
     let lock = context.lock().map_err(undo)?;
-    fragment::write(&fragment_path, &text).map_err(|e| undo(e.into()))?;
+    hostkey::record(&known_hosts, &name, &host_key.public).map_err(|e| undo(e.into()))?;
+    let forget = || {
+        let _ = hostkey::forget(&known_hosts, &name);
+    };
+    if let Err(e) = fragment::write(&fragment_path, &text) {
+        forget();
+        return Err(undo(e.into()));
+    }
     match context.merge_locked(args.validate.validate) {
         Ok(merged) => {
             drop(lock);
@@ -283,10 +341,93 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
         }
         Err(e) => {
             let _ = std::fs::remove_file(&fragment_path);
+            forget();
             drop(lock);
             Err(undo(e))
         }
     }
+}
+
+/// What `wait_cloud_init` needs.
+struct CloudInitWait<'a> {
+    name: &'a str,
+    user: &'a str,
+    address: SocketAddr,
+    private_key: &'a std::path::Path,
+    host_key: &'a str,
+    timeout: Duration,
+}
+
+/// Runs `cloud-init status --wait` over SSH, checking the host key strictly against the one
+/// `vm` made, until it reports done (retrying while the user's key is not installed yet).
+fn wait_cloud_init(wait: &CloudInitWait, progress: &mut Progress) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("vm-ssh-{}-{}", std::process::id(), wait.name));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let known = dir.join("known_hosts");
+    std::fs::write(&known, format!("{} {}\n", wait.name, wait.host_key))
+        .map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + wait.timeout;
+    let result = loop {
+        let spawned = std::process::Command::new("ssh")
+            .arg("-i")
+            .arg(wait.private_key)
+            .args(["-p", &wait.address.port().to_string()])
+            .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
+            .args(["-o", "ConnectTimeout=10"])
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", known.display()))
+            .arg("-o")
+            .arg(format!("HostKeyAlias={}", wait.name))
+            .arg(format!("{}@{}", wait.user, wait.address.ip()))
+            .arg("cloud-init status --wait --long")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => break Err(format!("cannot run ssh: {e}; install openssh-client")),
+        };
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    progress.tick();
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                _ => {
+                    let _ = child.kill();
+                    break None;
+                }
+            }
+        };
+        let said = child
+            .wait_with_output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout).into_owned()
+                    + &String::from_utf8_lossy(&o.stderr)
+            })
+            .unwrap_or_default();
+        match status.and_then(|s| s.code()) {
+            Some(0) => break Ok(()),
+            Some(255) if said.contains("Host key verification failed") => {
+                break Err(format!("the VM's host key is not the one vm made:\n{said}"));
+            }
+            // ssh itself failed (sshd not up, key not installed yet): try again.
+            Some(255) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            None | Some(255) => break Err("cloud-init did not finish in time".to_string()),
+            Some(code) => {
+                break Err(format!(
+                    "cloud-init reported failure (status {code}):\n{}",
+                    said.trim()
+                ));
+            }
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 fn timeout_error(name: &str, what: &'static str, waited: Duration, console_log: &str) -> Error {
