@@ -95,6 +95,12 @@ pub struct Config {
     pub timeout: Option<u64>,
     /// Default `--domain-type`.
     pub domain_type: Option<String>,
+    /// Default `--kernel` (direct kernel boot).
+    pub kernel: Option<String>,
+    /// Default `--initrd`.
+    pub initrd: Option<String>,
+    /// Default `--cmdline`.
+    pub cmdline: Option<String>,
     /// Groups every provisioned VM joins.
     #[serde(default)]
     pub groups: Vec<String>,

@@ -164,11 +164,15 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
         user: user.clone(),
         ssh_keys: seed.ssh_authorized_keys.clone(),
         domain_type,
-        kernel: args.kernel.clone().map(|kernel| KernelBoot {
-            kernel,
-            initrd: args.initrd.clone(),
-            cmdline: args.cmdline.clone(),
-        }),
+        kernel: args
+            .kernel
+            .clone()
+            .or(config.kernel.clone())
+            .map(|kernel| KernelBoot {
+                kernel,
+                initrd: args.initrd.clone().or(config.initrd.clone()),
+                cmdline: args.cmdline.clone().or(config.cmdline.clone()),
+            }),
         templates: context.project.templates_dir(),
         project: context.project.id(),
     };
