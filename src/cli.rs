@@ -119,7 +119,7 @@ pub struct ProvisionArgs {
     /// Initrd for --kernel.
     #[arg(long, value_name = "PATH", requires = "kernel")]
     pub initrd: Option<String>,
-    /// Kernel command line for --kernel.
+    /// Kernel command line for --kernel (default: root=/dev/vda rw console=ttyS0).
     #[arg(long, value_name = "ARGS", requires = "kernel")]
     pub cmdline: Option<String>,
     #[command(flatten)]

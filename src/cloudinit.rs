@@ -58,13 +58,15 @@ pub struct SeedFiles {
     pub user_data: String,
     /// `meta-data`.
     pub meta_data: String,
-    /// `network-config`.
-    pub network_config: String,
+    /// `network-config`, only when the project has `templates/network-config.tera`: without
+    /// it cloud-init brings up the first NIC with DHCP, which is what a VM wants by default (a
+    /// network-config naming interfaces by pattern does not work with cloud-init 22.4, which
+    /// takes the entry's name for the interface's).
+    pub network_config: Option<String>,
 }
 
 const USER_DATA: &str = include_str!("../templates/user-data.tera");
 const META_DATA: &str = include_str!("../templates/meta-data.tera");
-const NETWORK_CONFIG: &str = include_str!("../templates/network-config.tera");
 
 impl Seed {
     /// Renders the three files, each from the project's `templates/<name>.tera` if it exists.
@@ -78,30 +80,32 @@ impl Seed {
             context.insert("host_key_private", private);
             context.insert("host_key_public", public);
         }
-        let render = |name: &str, built_in: &str| -> Result<String, CloudInitError> {
-            let custom = project_templates.join(format!("{name}.tera"));
-            let (source, shown) = match std::fs::read_to_string(&custom) {
-                Ok(text) => (text, custom.display().to_string()),
-                Err(_) => (
-                    built_in.to_string(),
-                    format!("templates/{name}.tera (built in)"),
-                ),
+        let render =
+            |name: &str, built_in: Option<&str>| -> Result<Option<String>, CloudInitError> {
+                let custom = project_templates.join(format!("{name}.tera"));
+                let (source, shown) = match (std::fs::read_to_string(&custom), built_in) {
+                    (Ok(text), _) => (text, custom.display().to_string()),
+                    (Err(_), Some(text)) => (
+                        text.to_string(),
+                        format!("templates/{name}.tera (built in)"),
+                    ),
+                    (Err(_), None) => return Ok(None),
+                };
+                let fail = |e: tera::Error| CloudInitError::Template {
+                    template: shown.clone(),
+                    message: e.to_string(),
+                };
+                let mut tera = tera::Tera::default();
+                tera.set_escape_fn(escape_yaml);
+                tera.autoescape_on([".yaml"]);
+                let key = format!("{name}.yaml");
+                tera.add_raw_template(&key, &source).map_err(fail)?;
+                tera.render(&key, &context).map(Some).map_err(fail)
             };
-            let fail = |e: tera::Error| CloudInitError::Template {
-                template: shown.clone(),
-                message: e.to_string(),
-            };
-            let mut tera = tera::Tera::default();
-            tera.set_escape_fn(escape_yaml);
-            tera.autoescape_on([".yaml"]);
-            let key = format!("{name}.yaml");
-            tera.add_raw_template(&key, &source).map_err(fail)?;
-            tera.render(&key, &context).map_err(fail)
-        };
         Ok(SeedFiles {
-            user_data: render("user-data", USER_DATA)?,
-            meta_data: render("meta-data", META_DATA)?,
-            network_config: render("network-config", NETWORK_CONFIG)?,
+            user_data: render("user-data", Some(USER_DATA))?.unwrap_or_default(),
+            meta_data: render("meta-data", Some(META_DATA))?.unwrap_or_default(),
+            network_config: render("network-config", None)?,
         })
     }
 }
@@ -123,11 +127,12 @@ impl SeedFiles {
         {
             let fs = fatfs::FileSystem::new(&mut disk, fatfs::FsOptions::new())
                 .map_err(CloudInitError::Image)?;
-            for (name, text) in [
-                ("user-data", &self.user_data),
-                ("meta-data", &self.meta_data),
-                ("network-config", &self.network_config),
-            ] {
+            let files = [
+                ("user-data", Some(&self.user_data)),
+                ("meta-data", Some(&self.meta_data)),
+                ("network-config", self.network_config.as_ref()),
+            ];
+            for (name, text) in files.into_iter().filter_map(|(n, t)| Some((n, t?))) {
                 let mut file = fs
                     .root_dir()
                     .create_file(name)
@@ -267,7 +272,7 @@ mod tests {
         assert!(files.user_data.contains(
             "ed25519_private: \"-----BEGIN OPENSSH PRIVATE KEY-----\\nb3Blbn\\n-----END OPENSSH PRIVATE KEY-----\\n\""
         ), "{}", files.user_data);
-        assert!(files.user_data.contains("ssh_genkeytypes: []"));
+        assert!(files.user_data.contains("ssh_deletekeys: true"));
     }
 
     #[test]
@@ -276,10 +281,10 @@ mod tests {
         let image = files.image().unwrap();
         let fs = fatfs::FileSystem::new(Cursor::new(image), fatfs::FsOptions::new()).unwrap();
         assert_eq!(fs.volume_label(), "CIDATA");
+        assert_eq!(files.network_config, None);
         for (name, text) in [
             ("user-data", &files.user_data),
             ("meta-data", &files.meta_data),
-            ("network-config", &files.network_config),
         ] {
             let mut read = String::new();
             fs.root_dir()

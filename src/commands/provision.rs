@@ -171,7 +171,13 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
             .map(|kernel| KernelBoot {
                 kernel,
                 initrd: args.initrd.clone().or(config.initrd.clone()),
-                cmdline: args.cmdline.clone().or(config.cmdline.clone()),
+                // The usual root for images made by scripts/build-guest-image (a whole-disk
+                // ext4 on vda), with the console on the serial port we log.
+                cmdline: args
+                    .cmdline
+                    .clone()
+                    .or(config.cmdline.clone())
+                    .or(Some("root=/dev/vda rw console=ttyS0".into())),
             }),
         templates: context.project.templates_dir(),
         project: context.project.id(),
