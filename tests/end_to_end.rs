@@ -1,0 +1,240 @@
+//! End to end on real guests: the Debian image built here (`scripts/build-guest-image`, cached),
+//! booted as `type='qemu'` with user-mode networking on a real libvirtd, cloud-init, SSH with
+//! the host keys `vm` made, and the real `ansible-playbook` against the merged inventory.
+//!
+//! One test, in steps, because the guests are slow to boot under software emulation and the
+//! steps build on each other; a guard removes every VM it made however the test ends.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Project, ansible_bin};
+
+const URI: &str = "qemu:///system";
+const POOL: &str = "vm-tests";
+const POOL_DIR: &str = "/var/tmp/vm-tests-pool";
+const BOOT_DIR: &str = "/var/tmp/vm-tests-boot";
+const NAMES: [&str; 2] = ["e2e-web", "e2e-db"];
+
+fn unsafe_geteuid() -> u32 {
+    unsafe extern "C" {
+        fn geteuid() -> u32;
+    }
+    // SAFETY: geteuid has no preconditions.
+    unsafe { geteuid() }
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
+fn virsh(args: &[&str]) -> (bool, String) {
+    let output = Command::new("virsh")
+        .args(["-q", "-c", URI])
+        .args(args)
+        .output()
+        .expect("run virsh");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// Removes the test's VMs, however the test ends.
+struct Cleanup;
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for name in NAMES {
+            virsh(&["destroy", name]);
+            virsh(&["undefine", name, "--nvram"]);
+            for volume in [format!("{name}.qcow2"), format!("{name}-seed.img")] {
+                virsh(&["vol-delete", "--pool", POOL, &volume]);
+            }
+            for log in [format!("{name}.log"), format!("{name}-serial.log")] {
+                let _ = std::fs::remove_file(Path::new("/var/log/libvirt/qemu").join(log));
+            }
+        }
+    }
+}
+
+/// Counts playbook runs, for one control path folder each.
+static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs `ansible-playbook` on the project's merged inventory.
+fn playbook(project: &Project, key: &Path, limit: Option<&str>) -> (bool, String) {
+    let playbook = project.root().join("facts.yml");
+    std::fs::write(
+        &playbook,
+        "- hosts: all\n  gather_facts: true\n  tasks:\n    - ansible.builtin.debug:\n        \
+         msg: \"{{ inventory_hostname }} is {{ ansible_facts['hostname'] }}\"\n",
+    )
+    .unwrap();
+    let config = project.root().join("ansible-test.cfg");
+    std::fs::write(&config, "[defaults]\nretry_files_enabled = False\n").unwrap();
+    let mut command = Command::new(ansible_bin().join("ansible-playbook"));
+    command
+        .arg("-i")
+        .arg(project.inventory_ini())
+        .arg(&playbook)
+        .arg("--private-key")
+        .arg(key)
+        .env("ANSIBLE_HOST_KEY_CHECKING", "True")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .env("ANSIBLE_CONFIG", &config)
+        // A fresh control path per run: a persistent connection of an earlier run would skip the
+        // host key check this test is about.
+        .env(
+            "ANSIBLE_SSH_CONTROL_PATH_DIR",
+            project.root().join(format!(
+                "cp-{}",
+                RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            )),
+        )
+        .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent");
+    if let Some(limit) = limit {
+        command.args(["--limit", limit]);
+    }
+    let output = command.output().expect("run ansible-playbook");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+#[test]
+fn two_guests_boot_run_cloud_init_and_answer_ansible_with_verified_host_keys() {
+    assert!(
+        unsafe_geteuid() == 0,
+        "the end-to-end test needs root (CI runs it as root): run scripts/test as root"
+    );
+    let status = Command::new("bash")
+        .arg(script("start-libvirtd"))
+        .env("VM_TEST_POOL", POOL)
+        .env("VM_TEST_POOL_DIR", POOL_DIR)
+        .status()
+        .expect("run scripts/start-libvirtd");
+    assert!(status.success(), "scripts/start-libvirtd failed");
+    let imported = Command::new("bash")
+        .arg(script("import-guest-image"))
+        .args([POOL, BOOT_DIR])
+        .output()
+        .expect("run scripts/import-guest-image");
+    assert!(
+        imported.status.success(),
+        "scripts/import-guest-image failed:\n{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let line = String::from_utf8(imported.stdout).unwrap();
+    let field = |name: &str| -> String {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+            .to_string()
+    };
+    let (image, kernel, initrd) = (field("image"), field("kernel"), field("initrd"));
+
+    let _cleanup = Cleanup;
+    let project = Project::new();
+    let key = project.root().join("id_ed25519");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(
+        project.root().join("vm.toml"),
+        format!(
+            "connect = {URI:?}\npool = {POOL:?}\nimage = {image:?}\nkernel = {kernel:?}\n\
+             initrd = {initrd:?}\ncmdline = \"root=/dev/vda rw console=ttyS0\"\n\
+             network = \"user\"\ndomain_type = \"qemu\"\nssh_key = {:?}\ntimeout = 900\n\
+             validate = \"internal\"\n",
+            key.with_extension("pub").display().to_string()
+        ),
+    )
+    .unwrap();
+
+    // Two at once: both reach SSH and cloud-init done (provision waits for both).
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        let web =
+            scope.spawn(|| project.run(&["provision", "e2e-web", "1024", "1", "--group", "web"]));
+        let db =
+            scope.spawn(|| project.run(&["provision", "e2e-db", "1024", "1", "--group", "db"]));
+        web.join().unwrap().success();
+        db.join().unwrap().success();
+    });
+    println!("two guests ready in {:?}", started.elapsed());
+
+    // Facts from both, host keys checked strictly against ansible/known_hosts.
+    let (ok, out) = playbook(&project, &key, None);
+    assert!(ok, "ansible-playbook failed:\n{out}");
+    assert!(
+        out.contains("e2e-web is e2e-web") && out.contains("e2e-db is e2e-db"),
+        "{out}"
+    );
+
+    // Hosts are keyed by name, so --limit works.
+    let (ok, out) = playbook(&project, &key, Some("e2e-db"));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("e2e-db is e2e-db") && !out.contains("e2e-web is"),
+        "{out}"
+    );
+
+    // A wrong host key in known_hosts makes Ansible refuse the host.
+    let known_hosts = project.root().join("ansible/known_hosts");
+    let original = std::fs::read_to_string(&known_hosts).unwrap();
+    let other = project.root().join("other");
+    Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap();
+    let other_public = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let other_public: Vec<&str> = other_public.split_whitespace().take(2).collect();
+    let tampered: String = original
+        .lines()
+        .map(|l| {
+            if l.starts_with("e2e-web ") {
+                format!("e2e-web {}\n", other_public.join(" "))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&known_hosts, tampered).unwrap();
+    let (ok, out) = playbook(&project, &key, Some("e2e-web"));
+    assert!(!ok, "Ansible accepted a wrong host key:\n{out}");
+    assert!(
+        out.contains("Host key verification failed")
+            || out.contains("HOST IDENTIFICATION HAS CHANGED"),
+        "{out}"
+    );
+    std::fs::write(&known_hosts, &original).unwrap();
+
+    // Destroy one: only the other is left in the inventory and known_hosts, no volume of it.
+    project.run(&["destroy", "e2e-web", "--yes"]).success();
+    let inventory = std::fs::read_to_string(project.inventory_ini()).unwrap();
+    assert!(
+        !inventory.contains("e2e-web") && inventory.contains("e2e-db"),
+        "{inventory}"
+    );
+    let known = std::fs::read_to_string(&known_hosts).unwrap();
+    assert!(
+        !known.contains("e2e-web") && known.contains("e2e-db"),
+        "{known}"
+    );
+    let (_, volumes) = virsh(&["vol-list", POOL]);
+    assert!(!volumes.contains("e2e-web"), "{volumes}");
+
+    project.run(&["destroy", "e2e-db", "--yes"]).success();
+    let (_, domains) = virsh(&["list", "--all", "--name"]);
+    assert!(!domains.contains("e2e-"), "{domains}");
+}
