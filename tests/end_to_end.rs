@@ -7,60 +7,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use common::libvirt::{Cleanup, POOL, URI, script, start_libvirtd, virsh};
 use common::{Project, ansible_bin};
 
-const URI: &str = "qemu:///system";
-const POOL: &str = "vm-tests";
-const POOL_DIR: &str = "/var/tmp/vm-tests-pool";
 const BOOT_DIR: &str = "/var/tmp/vm-tests-boot";
 const NAMES: [&str; 2] = ["e2e-web", "e2e-db"];
-
-fn unsafe_geteuid() -> u32 {
-    unsafe extern "C" {
-        fn geteuid() -> u32;
-    }
-    // SAFETY: geteuid has no preconditions.
-    unsafe { geteuid() }
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(name)
-}
-
-fn virsh(args: &[&str]) -> (bool, String) {
-    let output = Command::new("virsh")
-        .args(["-q", "-c", URI])
-        .args(args)
-        .output()
-        .expect("run virsh");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
-}
-
-/// Removes the test's VMs, however the test ends.
-struct Cleanup;
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for name in NAMES {
-            virsh(&["destroy", name]);
-            virsh(&["undefine", name, "--nvram"]);
-            for volume in [format!("{name}.qcow2"), format!("{name}-seed.img")] {
-                virsh(&["vol-delete", "--pool", POOL, &volume]);
-            }
-            for log in [format!("{name}.log"), format!("{name}-serial.log")] {
-                let _ = std::fs::remove_file(Path::new("/var/log/libvirt/qemu").join(log));
-            }
-        }
-    }
-}
 
 /// Counts playbook runs, for one control path folder each.
 static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -109,19 +63,8 @@ fn playbook(project: &Project, key: &Path, limit: Option<&str>) -> (bool, String
 
 #[test]
 fn two_guests_boot_run_cloud_init_and_answer_ansible_with_verified_host_keys() {
-    assert!(
-        unsafe_geteuid() == 0,
-        "the end-to-end test needs root (CI runs it as root): run scripts/test as root"
-    );
-    let status = Command::new("bash")
-        .arg(script("start-libvirtd"))
-        .env("VM_TEST_POOL", POOL)
-        .env("VM_TEST_POOL_DIR", POOL_DIR)
-        .status()
-        .expect("run scripts/start-libvirtd");
-    assert!(status.success(), "scripts/start-libvirtd failed");
-    let imported = Command::new("bash")
-        .arg(script("import-guest-image"))
+    start_libvirtd();
+    let imported = script("import-guest-image")
         .args([POOL, BOOT_DIR])
         .output()
         .expect("run scripts/import-guest-image");
@@ -139,7 +82,7 @@ fn two_guests_boot_run_cloud_init_and_answer_ansible_with_verified_host_keys() {
     };
     let (image, kernel, initrd) = (field("image"), field("kernel"), field("initrd"));
 
-    let _cleanup = Cleanup;
+    let _cleanup = Cleanup(NAMES.iter().map(|n| n.to_string()).collect());
     let project = Project::new();
     let key = project.root().join("id_ed25519");
     let status = Command::new("ssh-keygen")

@@ -13,27 +13,13 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use common::Project;
-
-const URI: &str = "qemu:///system";
-const POOL: &str = "vm-tests";
-const POOL_DIR: &str = "/var/tmp/vm-tests-pool";
+use common::libvirt::{Cleanup, POOL, URI, start_libvirtd, virsh};
 
 /// Starts libvirtd and the pool once per test binary; returns the public key to use.
 fn setup() -> &'static Path {
     static KEY: OnceLock<PathBuf> = OnceLock::new();
     KEY.get_or_init(|| {
-        assert!(
-            unsafe_geteuid() == 0,
-            "the libvirt lifecycle tests need root (CI runs them as root): run scripts/test as root"
-        );
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/start-libvirtd");
-        let status = Command::new("bash")
-            .arg(&script)
-            .env("VM_TEST_POOL", POOL)
-            .env("VM_TEST_POOL_DIR", POOL_DIR)
-            .status()
-            .expect("run scripts/start-libvirtd");
-        assert!(status.success(), "scripts/start-libvirtd failed");
+        start_libvirtd();
         if !virsh(&["vol-info", "--pool", POOL, "base.qcow2"]).0 {
             let (ok, out) = virsh(&[
                 "vol-create-as",
@@ -58,27 +44,6 @@ fn setup() -> &'static Path {
     })
 }
 
-fn unsafe_geteuid() -> u32 {
-    unsafe extern "C" {
-        fn geteuid() -> u32;
-    }
-    // SAFETY: geteuid has no preconditions.
-    unsafe { geteuid() }
-}
-
-fn virsh(args: &[&str]) -> (bool, String) {
-    let output = Command::new("virsh")
-        .arg("-q")
-        .arg("-c")
-        .arg(URI)
-        .args(args)
-        .output()
-        .expect("run virsh");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    (output.status.success(), text)
-}
-
 fn domain_state(name: &str) -> Option<String> {
     let (ok, out) = virsh(&["domstate", name]);
     ok.then(|| out.trim().to_string())
@@ -91,24 +56,6 @@ fn pool_volumes() -> Vec<String> {
         .filter_map(|l| l.split_whitespace().next())
         .map(str::to_string)
         .collect()
-}
-
-/// Removes the test's VMs (domain and volumes) when the test ends, however it ends.
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for name in &self.0 {
-            virsh(&["destroy", name]);
-            virsh(&["undefine", name, "--nvram"]);
-            for volume in [format!("{name}.qcow2"), format!("{name}-seed.img")] {
-                virsh(&["vol-delete", "--pool", POOL, &volume]);
-            }
-            for log in [format!("{name}.log"), format!("{name}-serial.log")] {
-                let _ = std::fs::remove_file(Path::new("/var/log/libvirt/qemu").join(log));
-            }
-        }
-    }
 }
 
 fn provision_args<'a>(name: &'a str, key: &'a str) -> Vec<&'a str> {

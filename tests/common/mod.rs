@@ -10,6 +10,8 @@
 //! Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod libvirt;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;

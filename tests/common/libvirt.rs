@@ -1,0 +1,76 @@
+//! Support for the tests that use a real libvirtd: root check, `virsh`, and removing a test's
+//! VMs (domain, volumes, logs) however the test ends.
+
+use std::path::Path;
+use std::process::Command;
+
+/// The libvirt the tests use.
+pub const URI: &str = "qemu:///system";
+/// The pool the tests use, created by `scripts/start-libvirtd`.
+pub const POOL: &str = "vm-tests";
+/// Where that pool keeps its volumes.
+pub const POOL_DIR: &str = "/var/tmp/vm-tests-pool";
+
+/// Whether the tests run as root, which a real libvirtd needs.
+pub fn is_root() -> bool {
+    unsafe extern "C" {
+        fn geteuid() -> u32;
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { geteuid() == 0 }
+}
+
+/// Runs `scripts/<name>` with bash.
+pub fn script(name: &str) -> Command {
+    let mut command = Command::new("bash");
+    command.arg(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scripts")
+            .join(name),
+    );
+    command
+}
+
+/// Starts libvirtd and the test pool (idempotent); panics with what to do when it cannot.
+pub fn start_libvirtd() {
+    assert!(
+        is_root(),
+        "the libvirt tests need root (CI runs them as root): run scripts/test as root"
+    );
+    let status = script("start-libvirtd")
+        .env("VM_TEST_POOL", POOL)
+        .env("VM_TEST_POOL_DIR", POOL_DIR)
+        .status()
+        .expect("run scripts/start-libvirtd");
+    assert!(status.success(), "scripts/start-libvirtd failed");
+}
+
+/// `virsh -q -c URI ARGS`: whether it succeeded, and its output.
+pub fn virsh(args: &[&str]) -> (bool, String) {
+    let output = Command::new("virsh")
+        .args(["-q", "-c", URI])
+        .args(args)
+        .output()
+        .expect("run virsh");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.success(), text)
+}
+
+/// Removes the named VMs (domain, the volumes `vm` makes, logs) when dropped.
+pub struct Cleanup(pub Vec<String>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            virsh(&["destroy", name]);
+            virsh(&["undefine", name, "--nvram"]);
+            for volume in [format!("{name}.qcow2"), format!("{name}-seed.img")] {
+                virsh(&["vol-delete", "--pool", POOL, &volume]);
+            }
+            for log in [format!("{name}.log"), format!("{name}-serial.log")] {
+                let _ = std::fs::remove_file(Path::new("/var/log/libvirt/qemu").join(log));
+            }
+        }
+    }
+}
