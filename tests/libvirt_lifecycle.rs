@@ -138,6 +138,11 @@ fn provision_with_user_networking_runs_the_domain_and_destroy_removes_every_trac
     assert_eq!(row["fragment"], "current");
     assert_eq!(row["address"], format!("127.0.0.1:{port}"));
     assert!(pool_volumes().contains(&"lc-web.qcow2".to_string()));
+    // The seed holds the VM's private host key: readable by nobody else.
+    use std::os::unix::fs::PermissionsExt;
+    let seed = Path::new(common::libvirt::POOL_DIR).join("lc-web-seed.img");
+    let mode = std::fs::metadata(&seed).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{} is {mode:o}", seed.display());
 
     project.run(&["destroy", "lc-web", "--yes"]).success();
     assert_eq!(domain_state("lc-web"), None);
