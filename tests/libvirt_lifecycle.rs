@@ -215,12 +215,24 @@ fn a_domain_undefined_behind_the_tools_back_is_found_by_check_and_pruned() {
     project.run(&["inventory", "prune"]).success();
     assert!(project.read("ansible/inventory.d/lc-orphan.ini").is_none());
     assert!(project.read("ansible/inventory.d/lc-orphan2.ini").is_some());
+    project.run(&["inventory", "check"]).success();
+    // The other way round: a VM of this project whose fragment is gone. Found on the connection
+    // vm.toml names (an implicit default is never contacted by `check`).
+    std::fs::remove_file(project.root().join("ansible/inventory.d/lc-orphan2.ini")).unwrap();
+    std::fs::write(
+        project.root().join("vm.toml"),
+        format!("connect = {URI:?}\n"),
+    )
+    .unwrap();
+    project
+        .run(&["inventory", "check"])
+        .code(4)
+        .stdout_contains("no fragment: VM lc-orphan2");
     assert!(
         !inventory(&project)
             .lines()
             .any(|l| l.starts_with("lc-orphan "))
     );
-    project.run(&["inventory", "check"]).success();
 }
 
 #[test]

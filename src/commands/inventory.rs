@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Context;
 use crate::backend::VmInfo;
-use crate::backend::libvirt::{Libvirt, default_uri};
+use crate::backend::libvirt::Libvirt;
 use crate::cli::InventoryCommand;
 use crate::error::Error;
 use crate::inventory::check::{self, Presence};
@@ -326,10 +326,10 @@ impl Backends {
     fn unlisted(
         &self,
         report: &check::Report,
-        default: &str,
+        configured: Option<&str>,
         project: &crate::project::Project,
     ) -> Vec<check::Problem> {
-        let mut uris: Vec<String> = vec![default.to_string()];
+        let mut uris: Vec<String> = configured.into_iter().map(str::to_string).collect();
         for managed in &report.managed {
             if managed.backend == "libvirt" && !uris.contains(&managed.connection) {
                 uris.push(managed.connection.clone());
@@ -363,8 +363,10 @@ fn check(context: &Context) -> Result<(), Error> {
         &context.project.merged_path(),
         &|marker, name| backends.probe(marker, name),
     )?;
-    let default = default_uri(context.project.config.connect.as_deref());
-    let unlisted = backends.unlisted(&report, &default, &context.project);
+    // Only connections the project names: merely connecting to an implicit qemu:///session
+    // would start a libvirt daemon for a user who never asked for one.
+    let configured = context.project.config.connect.clone();
+    let unlisted = backends.unlisted(&report, configured.as_deref(), &context.project);
     report.problems.extend(unlisted);
     if context.json {
         println!(
