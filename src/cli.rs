@@ -122,6 +122,15 @@ pub struct ProvisionArgs {
     /// Kernel command line for --kernel (default: root=/dev/vda rw console=ttyS0).
     #[arg(long, value_name = "ARGS", requires = "kernel")]
     pub cmdline: Option<String>,
+    /// Terraform module folder (default: the project's terraform/).
+    #[arg(long, value_name = "DIR")]
+    pub terraform_dir: Option<PathBuf>,
+    /// Terraform program (default: terraform; tofu works too).
+    #[arg(long, value_name = "PATH")]
+    pub terraform_bin: Option<String>,
+    /// Extra Terraform variable, passed as a string (repeatable).
+    #[arg(long = "tf-var", value_name = "K=V")]
+    pub tf_vars: Vec<String>,
     #[command(flatten)]
     pub validate: ValidateArg,
 }

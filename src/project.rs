@@ -101,6 +101,10 @@ pub struct Config {
     pub initrd: Option<String>,
     /// Default `--cmdline`.
     pub cmdline: Option<String>,
+    /// Default `--terraform-dir`.
+    pub terraform_dir: Option<PathBuf>,
+    /// Default `--terraform-bin`.
+    pub terraform_bin: Option<String>,
     /// Groups every provisioned VM joins.
     #[serde(default)]
     pub groups: Vec<String>,
@@ -178,6 +182,11 @@ impl Project {
     /// were recorded belong to every project).
     pub fn owns(&self, project: Option<&str>) -> bool {
         project.is_none_or(|p| p == self.id())
+    }
+
+    /// `.vm/`: the tool's own state (Terraform variables and log).
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".vm")
     }
 
     /// `templates/`, whose files override the built-in templates.

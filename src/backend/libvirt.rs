@@ -51,7 +51,7 @@ unsafe extern "C" {
 
 fn libvirt_error(action: impl Into<String>) -> impl FnOnce(VirtError) -> BackendError {
     let action = action.into();
-    move |e| BackendError::Libvirt {
+    move |e| BackendError::Call {
         action,
         message: e.message().to_string(),
     }
@@ -434,7 +434,7 @@ impl Libvirt {
         let xml = domain
             .xml_desc(sys::VIR_DOMAIN_XML_INACTIVE)
             .map_err(libvirt_error(format!("cannot read the XML of {name}")))?;
-        let doc = read_domain(&xml).map_err(|e| BackendError::Libvirt {
+        let doc = read_domain(&xml).map_err(|e| BackendError::Call {
             action: format!("cannot parse the XML of {name}"),
             message: e,
         })?;

@@ -4,6 +4,7 @@
 //! crate, and Terraform. Only libvirt exists so far.
 
 pub mod libvirt;
+pub mod terraform;
 pub mod xml;
 
 use std::time::Duration;
@@ -141,9 +142,9 @@ pub enum BackendError {
     /// Input that the host cannot satisfy (memory, CPUs, image, pool, name taken).
     #[error("{0}")]
     Invalid(String),
-    /// A libvirt call failed.
+    /// A libvirt call or a Terraform run failed.
     #[error("{action}: {message}")]
-    Libvirt {
+    Call {
         /// What we were doing.
         action: String,
         /// libvirt's message.

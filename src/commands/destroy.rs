@@ -4,7 +4,10 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use super::Context;
+use std::path::PathBuf;
+
 use crate::backend::libvirt::{Libvirt, default_uri};
+use crate::backend::terraform::Terraform;
 use crate::error::Error;
 use crate::hostkey;
 use crate::inventory::fragment::{self, Marker};
@@ -29,20 +32,42 @@ pub fn run(
             path.display()
         )));
     }
-    let recorded = marker
-        .as_ref()
-        .filter(|m| m.backend == "libvirt")
-        .map(|m| m.connection.clone());
-    let uri = default_uri(
-        connect
-            .or(recorded.as_deref())
-            .or(context.project.config.connect.as_deref()),
-    );
-    if !yes {
-        confirm(name, &uri)?;
-    }
-    let libvirt = Libvirt::connect(&uri)?;
-    let destroyed = libvirt.destroy_keeping(name, keep_disk)?;
+    let config = &context.project.config;
+    let terraform_dir = match &marker {
+        Some(m) if m.backend == "terraform" => Some(PathBuf::from(&m.connection)),
+        None if config.backend.as_deref() == Some("terraform") => Some(
+            config
+                .terraform_dir
+                .clone()
+                .unwrap_or_else(|| context.project.root.join("terraform")),
+        ),
+        _ => None,
+    };
+    let (uri, destroyed) = if let Some(dir) = terraform_dir {
+        let place = format!("Terraform module {}", dir.display());
+        if !yes {
+            confirm(name, &place)?;
+        }
+        let bin = config.terraform_bin.as_deref().unwrap_or("terraform");
+        let terraform = Terraform::new(bin, &dir, &context.project.state_dir())?;
+        (place, terraform.destroy(name)?)
+    } else {
+        let recorded = marker
+            .as_ref()
+            .filter(|m| m.backend == "libvirt")
+            .map(|m| m.connection.clone());
+        let uri = default_uri(
+            connect
+                .or(recorded.as_deref())
+                .or(config.connect.as_deref()),
+        );
+        if !yes {
+            confirm(name, &uri)?;
+        }
+        let libvirt = Libvirt::connect(&uri)?;
+        let destroyed = libvirt.destroy_keeping(name, keep_disk)?;
+        (uri, destroyed)
+    };
     if !destroyed.domain && marker.is_none() {
         return Err(Error::Failed(format!(
             "no VM named {name} at {uri} and no fragment for it; `vm list` shows the VMs there are"

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::Context;
 use crate::backend::VmInfo;
 use crate::backend::libvirt::Libvirt;
+use crate::backend::terraform::Terraform;
 use crate::cli::InventoryCommand;
 use crate::error::Error;
 use crate::inventory::check::{self, Presence};
@@ -284,12 +285,18 @@ fn list(context: &Context, ansible_json: bool) -> Result<(), Error> {
 /// that a fragment names (and the default one).
 struct Backends {
     vms: RefCell<HashMap<String, Result<Vec<VmInfo>, String>>>,
+    workspaces: RefCell<HashMap<String, Result<Vec<String>, String>>>,
+    terraform_bin: Option<String>,
+    state_dir: std::path::PathBuf,
 }
 
 impl Backends {
-    fn new() -> Self {
+    fn new(context: &Context) -> Self {
         Backends {
             vms: RefCell::new(HashMap::new()),
+            workspaces: RefCell::new(HashMap::new()),
+            terraform_bin: context.project.config.terraform_bin.clone(),
+            state_dir: context.project.state_dir(),
         }
     }
 
@@ -308,6 +315,9 @@ impl Backends {
     /// Whether the VM behind a managed fragment exists. `external` fragments (from
     /// `vm inventory add`) name hosts made elsewhere, which nobody can look up.
     fn probe(&self, marker: &Marker, name: &str) -> Presence {
+        if marker.backend == "terraform" {
+            return self.terraform_probe(marker, name);
+        }
         if marker.backend != "libvirt" {
             return Presence::Unknown(format!("no backend can look up '{}' VMs", marker.backend));
         }
@@ -319,6 +329,30 @@ impl Backends {
                 },
                 None => Presence::Missing,
             },
+        }
+    }
+
+    /// A Terraform VM exists while its workspace does.
+    fn terraform_probe(&self, marker: &Marker, name: &str) -> Presence {
+        let dir = std::path::Path::new(&marker.connection);
+        let bin = self.terraform_bin.as_deref().unwrap_or("terraform");
+        let state = self.state_dir.clone();
+        let found = self
+            .workspaces
+            .borrow_mut()
+            .entry(marker.connection.clone())
+            .or_insert_with(|| {
+                Terraform::new(bin, dir, &state)
+                    .and_then(|t| t.workspaces())
+                    .map_err(|e| e.to_string())
+            })
+            .clone();
+        match found {
+            Err(e) => Presence::Unknown(e),
+            Ok(workspaces) if workspaces.iter().any(|w| w == name) => {
+                Presence::Exists { address: None }
+            }
+            Ok(_) => Presence::Missing,
         }
     }
 
@@ -357,7 +391,7 @@ impl Backends {
 }
 
 fn check(context: &Context) -> Result<(), Error> {
-    let backends = Backends::new();
+    let backends = Backends::new(context);
     let mut report = check::check(
         &context.project.fragment_dir(),
         &context.project.merged_path(),
@@ -414,7 +448,7 @@ fn prune(
 ) -> Result<(), Error> {
     context.require_fragment_dir()?;
     let _lock = context.lock()?;
-    let backends = Backends::new();
+    let backends = Backends::new(context);
     let report = check::check(
         &context.project.fragment_dir(),
         &context.project.merged_path(),

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Context;
 use crate::backend::libvirt::{Libvirt, POLL, default_uri};
+use crate::backend::terraform::Terraform;
 use crate::backend::{BackendError, DomainType, KernelBoot, NetworkChoice, VmSpec};
 use crate::cli::ProvisionArgs;
 use crate::cloudinit::{Seed, validate_public_key};
@@ -45,11 +46,7 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
         .unwrap_or("libvirt")
     {
         "libvirt" => {}
-        "terraform" => {
-            return Err(Error::Failed(
-                "the terraform backend is not built yet; use --backend libvirt".into(),
-            ));
-        }
+        "terraform" => return terraform(context, &args, memory_mib, vcpus),
         other => {
             return Err(Error::Usage(format!(
                 "unknown backend {other:?}; use libvirt or terraform"
@@ -105,24 +102,7 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
         ))
     })?;
     let key = validate_public_key(&key_text, &key_path.display().to_string())?;
-    let mut groups = config.groups.clone();
-    groups.extend(args.groups.iter().cloned());
-    let (groups, mut vars) = fragment::host_settings(&name, groups, &args.vars)?;
-    if vars.iter().any(|(k, _)| k == "ansible_ssh_common_args") {
-        return Err(Error::Usage(
-            "ansible_ssh_common_args is set by vm (it points ssh at the VM's verified host key); \
-             use ansible_ssh_extra_args for your own options"
-                .into(),
-        ));
-    }
-    let timeout = Duration::from_secs(args.timeout.or(config.timeout).unwrap_or(300));
-    let fragment_path = context.project.fragment_dir().join(format!("{name}.ini"));
-    if fragment_path.exists() {
-        return Err(Error::Failed(format!(
-            "{name} is already in the inventory ({}); pick another name, or `vm destroy {name}`",
-            fragment_path.display()
-        )));
-    }
+    let (groups, mut vars, timeout, fragment_path) = host_settings(context, &args)?;
     let uri = default_uri(args.connect.as_deref().or(config.connect.as_deref()));
     let marker = Marker::new("libvirt", &uri)?;
 
@@ -356,6 +336,147 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
             Err(undo(e))
         }
     }
+}
+
+/// Groups, string variables, timeout and fragment path of a VM to provision.
+type Settings = (Vec<String>, Vec<(String, String)>, Duration, PathBuf);
+
+/// The settings both backends share: groups (vm.toml's, then `--group`s), `--var`s, timeout,
+/// and the fragment path, which must be free.
+fn host_settings(context: &Context, args: &ProvisionArgs) -> Result<Settings, Error> {
+    let config = &context.project.config;
+    let name = args.name.clone();
+    let mut groups = config.groups.clone();
+    groups.extend(args.groups.iter().cloned());
+    let (groups, vars) = fragment::host_settings(&name, groups, &args.vars)?;
+    if vars.iter().any(|(k, _)| k == "ansible_ssh_common_args") {
+        return Err(Error::Usage(
+            "ansible_ssh_common_args is set by vm (it points ssh at the VM's verified host key); \
+             use ansible_ssh_extra_args for your own options"
+                .into(),
+        ));
+    }
+    let timeout = Duration::from_secs(args.timeout.or(config.timeout).unwrap_or(300));
+    let fragment_path = context.project.fragment_dir().join(format!("{name}.ini"));
+    if fragment_path.exists() {
+        return Err(Error::Failed(format!(
+            "{name} is already in the inventory ({}); pick another name, or `vm destroy {name}`",
+            fragment_path.display()
+        )));
+    }
+    Ok((groups, vars, timeout, fragment_path))
+}
+
+/// `vm provision --backend terraform`: a workspace named after the VM, the address from the
+/// module's outputs, then the fragment and the merge.
+fn terraform(
+    context: &Context,
+    args: &ProvisionArgs,
+    memory_mib: u64,
+    vcpus: u32,
+) -> Result<(), Error> {
+    let config = &context.project.config;
+    let name = args.name.clone();
+    let (groups, vars, timeout, fragment_path) = host_settings(context, args)?;
+    let tf_vars = args
+        .tf_vars
+        .iter()
+        .map(|v| match v.split_once('=') {
+            Some((k, v)) if !k.is_empty() && !matches!(k, "vm_name" | "memory" | "vcpus") => {
+                Ok((k.to_string(), v.to_string()))
+            }
+            _ => Err(Error::Usage(format!(
+                "invalid --tf-var {v:?}: give NAME=VALUE (vm_name, memory and vcpus are set by vm)"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let dir = args
+        .terraform_dir
+        .clone()
+        .or(config.terraform_dir.clone())
+        .unwrap_or_else(|| context.project.root.join("terraform"));
+    let bin = args
+        .terraform_bin
+        .clone()
+        .or(config.terraform_bin.clone())
+        .unwrap_or_else(|| "terraform".into());
+    let terraform = Terraform::new(&bin, &dir, &context.project.state_dir())?;
+    let marker = Marker::new("terraform", &terraform.dir().display().to_string())?;
+    let outputs = terraform.provision(
+        &name,
+        memory_mib,
+        vcpus,
+        &tf_vars,
+        timeout,
+        args.keep_on_failure,
+    )?;
+    let undo = |error: Error| -> Error {
+        if !args.keep_on_failure {
+            let _ = terraform.destroy(&name);
+        }
+        error
+    };
+    context
+        .reporter
+        .info(format!("applied {} in workspace {name}", dir.display()));
+    if !args.no_wait {
+        let address: SocketAddr = match outputs.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, outputs.port.unwrap_or(22)),
+            Err(_) => {
+                return Err(undo(Error::Failed(format!(
+                    "the module's address {:?} is not an IP address; use --no-wait",
+                    outputs.host
+                ))));
+            }
+        };
+        let mut progress = Progress::new(
+            format!("waiting for SSH on {name}"),
+            context.reporter.is_quiet(),
+        );
+        let answered = poll(timeout, Duration::from_secs(1), &mut progress, || {
+            ssh_answers(address).then_some(())
+        });
+        progress.finish();
+        if let Err(waited) = answered {
+            return Err(undo(Error::Backend(BackendError::Timeout {
+                name: name.clone(),
+                what: "SSH",
+                waited,
+                tail: format!("; the Terraform log is {}", terraform.log().display()),
+            })));
+        }
+    }
+    let spec = FragmentSpec {
+        name: name.clone(),
+        address: Address {
+            host: outputs.host.clone(),
+            port: outputs.port,
+        },
+        user: args.user.clone().or(outputs.user.clone()),
+        groups,
+        vars,
+        marker,
+    };
+    let text = spec
+        .render(&context.project.templates_dir())
+        .map_err(|e| undo(e.into()))?;
+    std::fs::create_dir_all(context.project.fragment_dir()).map_err(|e| {
+        undo(Error::Failed(format!(
+            "cannot create the fragment folder: {e}"
+        )))
+    })?;
+    let _lock = context.lock().map_err(undo)?;
+    fragment::write(&fragment_path, &text).map_err(|e| undo(e.into()))?;
+    if let Err(e) = context.merge_locked(args.validate.validate) {
+        let _ = std::fs::remove_file(&fragment_path);
+        return Err(undo(e));
+    }
+    context.reporter.info(format!(
+        "provisioned {name} at {}; ansible-playbook -i {} PLAYBOOK --limit {name}",
+        outputs.host,
+        context.project.merged_path().display()
+    ));
+    Ok(())
 }
 
 /// What `wait_cloud_init` needs.
