@@ -133,6 +133,18 @@ fn provision_makes_a_workspace_and_destroy_removes_it_without_asking_for_variabl
             .contains("\"flavour\":\"large\"")
     );
 
+    let list = project.run(&["--json", "list"]);
+    list.success();
+    let rows = list.json();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "tf-web")
+        .expect("listed");
+    assert_eq!(row["memory_mib"], 512);
+    assert_eq!(row["fragment"], "current");
+
     project.run(&["destroy", "tf-web", "--yes"]).success();
     assert_eq!(workspaces(&dir), Vec::<String>::new());
     assert!(project.read("ansible/inventory.d/tf-web.ini").is_none());
@@ -266,4 +278,16 @@ fn a_workspace_deleted_behind_the_tools_back_is_an_orphan_that_prune_removes() {
         .stdout_contains("tf-gone.ini");
     project.run(&["inventory", "prune"]).success();
     assert!(project.read("ansible/inventory.d/tf-gone.ini").is_none());
+    // The other way round: a workspace whose fragment was deleted by hand.
+    project.run(&provision("tf-lost", &dir_text, &[])).success();
+    std::fs::remove_file(project.root().join("ansible/inventory.d/tf-lost.ini")).unwrap();
+    std::fs::write(
+        project.root().join("vm.toml"),
+        format!("backend = \"terraform\"\nterraform_dir = {dir_text:?}\n"),
+    )
+    .unwrap();
+    project
+        .run(&["inventory", "check"])
+        .code(4)
+        .stdout_contains("no fragment: VM tf-lost");
 }

@@ -386,6 +386,41 @@ impl Backends {
                 }
             }
         }
+        // Terraform: a workspace of a module the fragments name, without a fragment.
+        let mut dirs: Vec<String> = Vec::new();
+        if project.config.backend.as_deref() == Some("terraform") {
+            let dir = project
+                .config
+                .terraform_dir
+                .clone()
+                .unwrap_or_else(|| project.root.join("terraform"));
+            dirs.push(
+                std::path::absolute(&dir)
+                    .unwrap_or(dir)
+                    .display()
+                    .to_string(),
+            );
+        }
+        for managed in &report.managed {
+            if managed.backend == "terraform" && !dirs.contains(&managed.connection) {
+                dirs.push(managed.connection.clone());
+            }
+        }
+        for dir in &dirs {
+            let marker = Marker::new("terraform", dir);
+            let Ok(marker) = marker else { continue };
+            // Fills the cache of workspaces for this module.
+            let _ = self.terraform_probe(&marker, "");
+            let cached = self.workspaces.borrow().get(dir.as_str()).cloned();
+            for name in cached.and_then(Result::ok).unwrap_or_default() {
+                if !report.managed.iter().any(|m| m.name == name) {
+                    problems.push(check::Problem::NoFragment {
+                        name,
+                        connection: dir.clone(),
+                    });
+                }
+            }
+        }
         problems
     }
 }
