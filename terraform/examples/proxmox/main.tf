@@ -1,0 +1,115 @@
+# A module for `vm provision --backend terraform --terraform-dir terraform/examples/proxmox` on
+# Proxmox VE through the bpg/proxmox provider: clone a cloud-init template, DHCP, the guest
+# agent reports the address. Same contract as ../../main.tf: inputs vm_name, memory, vcpus;
+# output vm_ip. Not applied in vm's CI (no provider download there): formatting is checked only.
+
+terraform {
+  required_version = ">= 1.3"
+  required_providers {
+    proxmox = {
+      source  = "bpg/proxmox"
+      version = "~> 0.66"
+    }
+  }
+}
+
+variable "vm_name" {
+  type = string
+}
+
+variable "memory" {
+  type = number
+}
+
+variable "vcpus" {
+  type = number
+}
+
+variable "proxmox_endpoint" {
+  description = "API endpoint, e.g. https://pve.example:8006/."
+  type        = string
+}
+
+variable "proxmox_api_token" {
+  description = "API token, user@realm!id=secret (keep it out of the repository: TF_VAR_proxmox_api_token)."
+  type        = string
+  sensitive   = true
+}
+
+variable "node_name" {
+  description = "Proxmox node that hosts the VM."
+  type        = string
+}
+
+variable "template_vm_id" {
+  description = "ID of the cloud-init ready template to clone."
+  type        = number
+}
+
+variable "bridge" {
+  type    = string
+  default = "vmbr0"
+}
+
+variable "user" {
+  type    = string
+  default = "debian"
+}
+
+variable "ssh_public_key" {
+  type    = string
+  default = ""
+}
+
+provider "proxmox" {
+  endpoint  = var.proxmox_endpoint
+  api_token = var.proxmox_api_token
+}
+
+resource "proxmox_virtual_environment_vm" "vm" {
+  name      = var.vm_name
+  node_name = var.node_name
+
+  clone {
+    vm_id = var.template_vm_id
+  }
+
+  agent {
+    enabled = true
+  }
+
+  cpu {
+    cores = var.vcpus
+  }
+
+  memory {
+    dedicated = var.memory
+  }
+
+  network_device {
+    bridge = var.bridge
+  }
+
+  initialization {
+    ip_config {
+      ipv4 {
+        address = "dhcp"
+      }
+    }
+    user_account {
+      username = var.user
+      keys     = compact([var.ssh_public_key])
+    }
+  }
+}
+
+output "vm_ip" {
+  description = "The first non-loopback IPv4 address the guest agent reports; empty until then."
+  value = try([
+    for ip in flatten(proxmox_virtual_environment_vm.vm.ipv4_addresses) : ip if ip != "127.0.0.1"
+  ][0], "")
+}
+
+output "ansible_user" {
+  value = var.user
+}
