@@ -229,27 +229,20 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
         }
     }
     if !args.no_wait {
-        let port = provisioned.port.unwrap_or(22);
-        let address: SocketAddr = match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => SocketAddr::new(ip, port),
-            Err(_) => return Err(undo(Error::Failed(format!("unusable address {host}")))),
+        let address = match wait_for_ssh(context, &name, &host, provisioned.port, timeout) {
+            Ok(address) => address,
+            Err(SshWait::BadAddress) => {
+                return Err(undo(Error::Failed(format!("unusable address {host}"))));
+            }
+            Err(SshWait::TimedOut(waited)) => {
+                return Err(undo(timeout_error(
+                    &name,
+                    "SSH",
+                    waited,
+                    &provisioned.console_log,
+                )));
+            }
         };
-        let mut progress = Progress::new(
-            format!("waiting for SSH on {name}"),
-            context.reporter.is_quiet(),
-        );
-        let answered = poll(timeout, Duration::from_secs(1), &mut progress, || {
-            ssh_answers(address).then_some(())
-        });
-        progress.finish();
-        if let Err(waited) = answered {
-            return Err(undo(timeout_error(
-                &name,
-                "SSH",
-                waited,
-                &provisioned.console_log,
-            )));
-        }
         let private_key = key_path.with_extension("");
         if private_key.is_file() {
             let mut progress = Progress::new(
@@ -420,30 +413,22 @@ fn terraform(
         .reporter
         .info(format!("applied {} in workspace {name}", dir.display()));
     if !args.no_wait {
-        let address: SocketAddr = match outputs.host.parse::<std::net::IpAddr>() {
-            Ok(ip) => SocketAddr::new(ip, outputs.port.unwrap_or(22)),
-            Err(_) => {
+        match wait_for_ssh(context, &name, &outputs.host, outputs.port, timeout) {
+            Ok(_) => {}
+            Err(SshWait::BadAddress) => {
                 return Err(undo(Error::Failed(format!(
                     "the module's address {:?} is not an IP address; use --no-wait",
                     outputs.host
                 ))));
             }
-        };
-        let mut progress = Progress::new(
-            format!("waiting for SSH on {name}"),
-            context.reporter.is_quiet(),
-        );
-        let answered = poll(timeout, Duration::from_secs(1), &mut progress, || {
-            ssh_answers(address).then_some(())
-        });
-        progress.finish();
-        if let Err(waited) = answered {
-            return Err(undo(Error::Backend(BackendError::Timeout {
-                name: name.clone(),
-                what: "SSH",
-                waited,
-                tail: format!("; the Terraform log is {}", terraform.log().display()),
-            })));
+            Err(SshWait::TimedOut(waited)) => {
+                return Err(undo(Error::Backend(BackendError::Timeout {
+                    name: name.clone(),
+                    what: "SSH",
+                    waited,
+                    tail: format!("; the Terraform log is {}", terraform.log().display()),
+                })));
+            }
         }
     }
     let spec = FragmentSpec {
@@ -477,6 +462,36 @@ fn terraform(
         context.project.merged_path().display()
     ));
     Ok(())
+}
+
+/// Why SSH could not be reached.
+enum SshWait {
+    /// The address is not an IP address.
+    BadAddress,
+    /// Nothing answered within the timeout (how long we waited).
+    TimedOut(Duration),
+}
+
+/// Waits, visibly and at most `timeout`, until an SSH server answers at `host:port` (22 when
+/// `None`); returns the address.
+fn wait_for_ssh(
+    context: &Context,
+    name: &str,
+    host: &str,
+    port: Option<u16>,
+    timeout: Duration,
+) -> Result<SocketAddr, SshWait> {
+    let ip: std::net::IpAddr = host.parse().map_err(|_| SshWait::BadAddress)?;
+    let address = SocketAddr::new(ip, port.unwrap_or(22));
+    let mut progress = Progress::new(
+        format!("waiting for SSH on {name}"),
+        context.reporter.is_quiet(),
+    );
+    let answered = poll(timeout, Duration::from_secs(1), &mut progress, || {
+        ssh_answers(address).then_some(())
+    });
+    progress.finish();
+    answered.map(|()| address).map_err(SshWait::TimedOut)
 }
 
 /// What `wait_cloud_init` needs.
