@@ -39,11 +39,16 @@ impl Progress {
         }
     }
 
-    /// Clears the line; returns how long the wait took.
-    pub fn finish(self) -> Duration {
+    /// Clears the line (it is drawn again by the next tick).
+    pub fn clear(&mut self) {
         if self.tty {
             let _ = write!(std::io::stderr(), "\r\x1b[2K");
         }
+    }
+
+    /// Clears the line; returns how long the wait took.
+    pub fn finish(mut self) -> Duration {
+        self.clear();
         self.start.elapsed()
     }
 }

@@ -22,6 +22,8 @@ pub struct Terraform {
     dir: PathBuf,
     state: PathBuf,
     log: PathBuf,
+    /// Called a few times a second while Terraform runs (a progress line, in the CLI).
+    tick: std::cell::RefCell<Option<Box<dyn FnMut()>>>,
 }
 
 /// What the module's outputs say about a VM.
@@ -79,7 +81,14 @@ impl Terraform {
             dir,
             state,
             log,
+            tick: std::cell::RefCell::new(None),
         })
+    }
+
+    /// Calls `tick` a few times a second while Terraform runs, so a caller can show progress.
+    pub fn with_progress(self, tick: impl FnMut() + 'static) -> Terraform {
+        *self.tick.borrow_mut() = Some(Box::new(tick));
+        self
     }
 
     /// The module folder (recorded in fragment markers).
@@ -110,7 +119,20 @@ impl Terraform {
             Some(w) => command.env("TF_WORKSPACE", w),
             None => command.env_remove("TF_WORKSPACE"),
         };
-        let output = command.output().map_err(|e| {
+        // Terraform runs on another thread while this one keeps the progress line alive.
+        let output = std::thread::scope(|scope| {
+            let running = scope.spawn(|| command.output());
+            while !running.is_finished() {
+                if let Some(tick) = self.tick.borrow_mut().as_mut() {
+                    tick();
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            running
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+        .map_err(|e| {
             fail(format!(
                 "cannot run {}: {e}; install Terraform or pass --terraform-bin",
                 self.bin.display()

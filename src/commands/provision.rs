@@ -393,16 +393,24 @@ fn terraform(
         .clone()
         .or(config.terraform_bin.clone())
         .unwrap_or_else(|| "terraform".into());
-    let terraform = Terraform::new(&bin, &dir, &context.project.state_dir())?;
+    let progress = std::rc::Rc::new(std::cell::RefCell::new(Progress::new(
+        format!("terraform: provisioning {name}"),
+        context.reporter.is_quiet(),
+    )));
+    let ticking = progress.clone();
+    let terraform = Terraform::new(&bin, &dir, &context.project.state_dir())?
+        .with_progress(move || ticking.borrow_mut().tick());
     let marker = Marker::new("terraform", &terraform.dir().display().to_string())?;
-    let outputs = terraform.provision(
+    let provisioned = terraform.provision(
         &name,
         memory_mib,
         vcpus,
         &tf_vars,
         timeout,
         args.keep_on_failure,
-    )?;
+    );
+    progress.borrow_mut().clear();
+    let outputs = provisioned?;
     let undo = |error: Error| -> Error {
         if !args.keep_on_failure {
             let _ = terraform.destroy(&name);
