@@ -26,6 +26,15 @@ const EXTERNAL: &str = "external";
 /// Dispatches one `vm inventory` command.
 pub fn run(context: &Context, command: InventoryCommand) -> Result<(), Error> {
     match command {
+        InventoryCommand::Check => check(context),
+        InventoryCommand::Prune { dry_run, validate } => prune(context, dry_run, validate.validate),
+        light => run_light(context, light),
+    }
+}
+
+/// The inventory commands that never ask a backend (see `commands::run_light`).
+pub fn run_light(context: &Context, command: InventoryCommand) -> Result<(), Error> {
+    match command {
         InventoryCommand::Merge(v) => merge(context, v.validate),
         InventoryCommand::Add {
             name,
@@ -45,8 +54,9 @@ pub fn run(context: &Context, command: InventoryCommand) -> Result<(), Error> {
         ),
         InventoryCommand::Remove { name, validate } => remove(context, &name, validate.validate),
         InventoryCommand::List { ansible_json } => list(context, ansible_json),
-        InventoryCommand::Check => check(context),
-        InventoryCommand::Prune { dry_run, validate } => prune(context, dry_run, validate.validate),
+        InventoryCommand::Check | InventoryCommand::Prune { .. } => Err(Error::Failed(
+            "internal error: check and prune need the backends; run them through vm".into(),
+        )),
     }
 }
 

@@ -8,7 +8,7 @@ pub mod provision;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, InventoryCommand};
 use crate::error::Error;
 use crate::inventory::ansible;
 use crate::inventory::lock::InventoryLock;
@@ -30,21 +30,54 @@ pub struct Context {
     pub command_line: String,
 }
 
+/// Whether `command` runs without any backend: the inventory commands that only read and
+/// write fragments. The `vm` binary runs those itself and hands every other command to
+/// `vm-backends`, so that the commands run most often, many at a time, do not pay for loading
+/// libvirt's 50-odd shared libraries at every start.
+pub fn is_light(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Inventory(
+            InventoryCommand::Merge(_)
+                | InventoryCommand::Add { .. }
+                | InventoryCommand::Remove { .. }
+                | InventoryCommand::List { .. }
+        )
+    )
+}
+
+/// Runs a command for which [`is_light`] holds.
+pub fn run_light(cli: Cli) -> Result<(), Error> {
+    let context = Context::new(&cli)?;
+    match cli.command {
+        Command::Inventory(command) => inventory::run_light(&context, command),
+        _ => Err(Error::Failed(
+            "internal error: not an inventory command; run it through vm".into(),
+        )),
+    }
+}
+
+impl Context {
+    fn new(cli: &Cli) -> Result<Context, Error> {
+        let project = Project::locate(cli.project.as_deref())?;
+        let lock_timeout = Duration::from_secs(
+            cli.lock_timeout
+                .or(project.config.lock_timeout)
+                .unwrap_or(60),
+        );
+        Ok(Context {
+            project,
+            reporter: Reporter::new(cli.quiet, cli.verbose),
+            json: cli.json,
+            lock_timeout,
+            command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        })
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    let project = Project::locate(cli.project.as_deref())?;
-    let lock_timeout = Duration::from_secs(
-        cli.lock_timeout
-            .or(project.config.lock_timeout)
-            .unwrap_or(60),
-    );
-    let context = Context {
-        project,
-        reporter: Reporter::new(cli.quiet, cli.verbose),
-        json: cli.json,
-        lock_timeout,
-        command_line: std::env::args().collect::<Vec<_>>().join(" "),
-    };
+    let context = Context::new(&cli)?;
     match cli.command {
         Command::Inventory(command) => inventory::run(&context, command),
         Command::Provision(args) => provision::run(&context, *args),
