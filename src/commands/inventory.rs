@@ -97,14 +97,6 @@ fn merge(context: &Context, mode: Option<crate::project::Validate>) -> Result<()
     Ok(())
 }
 
-/// Puts the fragment folder back as it was when a change to one fragment cannot be merged.
-fn restore(path: &Path, previous: Option<&str>) {
-    let _ = match previous {
-        Some(text) => fragment::write(path, text).map_err(|_| ()),
-        None => fs::remove_file(path).map_err(|_| ()),
-    };
-}
-
 /// The text of an existing fragment, refusing one the tool did not write.
 fn managed_fragment(path: &Path, name: &str) -> Result<Option<String>, Error> {
     match fs::read_to_string(path) {
@@ -160,25 +152,17 @@ fn add(
     let _lock = context.lock()?;
     let path = dir.join(spec.file_name());
     let previous = managed_fragment(&path, name)?;
-    fragment::write(&path, &text)?;
-    match context.merge_locked(mode) {
-        Ok(merged) => {
-            let verb = if previous.is_some() {
-                "updated"
-            } else {
-                "added"
-            };
-            context
-                .reporter
-                .info(format!("{verb} {name} ({})", path.display()));
-            print_merge_result(context, &merged);
-            Ok(())
-        }
-        Err(e) => {
-            restore(&path, previous.as_deref());
-            Err(e)
-        }
-    }
+    let merged = context.publish_fragment(&path, &text, previous.as_deref(), mode)?;
+    let verb = if previous.is_some() {
+        "updated"
+    } else {
+        "added"
+    };
+    context
+        .reporter
+        .info(format!("{verb} {name} ({})", path.display()));
+    print_merge_result(context, &merged);
+    Ok(())
 }
 
 fn remove(
@@ -211,7 +195,7 @@ fn remove(
             Ok(())
         }
         Err(e) => {
-            restore(&path, Some(&previous));
+            super::restore_fragment(&path, Some(&previous));
             Err(e)
         }
     }

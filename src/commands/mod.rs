@@ -57,6 +57,15 @@ pub fn run_light(cli: Cli) -> Result<(), Error> {
     }
 }
 
+/// Puts a fragment back as it was (`None`: it did not exist) when a change to it cannot be
+/// merged.
+pub fn restore_fragment(path: &std::path::Path, previous: Option<&str>) {
+    let _ = match previous {
+        Some(text) => crate::inventory::fragment::write(path, text).map_err(|_| ()),
+        None => std::fs::remove_file(path).map_err(|_| ()),
+    };
+}
+
 impl Context {
     fn new(cli: &Cli) -> Result<Context, Error> {
         let project = Project::locate(cli.project.as_deref())?;
@@ -150,6 +159,21 @@ impl Context {
             Validate::Auto => configured.or_else(|| find_on_path("ansible-inventory")),
             Validate::Ansible => Some(configured.unwrap_or_else(|| "ansible-inventory".into())),
         }
+    }
+
+    /// Writes one fragment and merges, under a lock the caller already holds. If the merge
+    /// refuses, the fragment folder is put back as it was: `previous` is the fragment's old
+    /// text, `None` when it is new.
+    pub fn publish_fragment(
+        &self,
+        path: &std::path::Path,
+        text: &str,
+        previous: Option<&str>,
+        mode: Option<Validate>,
+    ) -> Result<Merged, Error> {
+        crate::inventory::fragment::write(path, text)?;
+        self.merge_locked(mode)
+            .inspect_err(|_| restore_fragment(path, previous))
     }
 
     /// Merges under a lock the caller already holds, with the validation `mode` asks for.

@@ -298,11 +298,7 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
     let forget = || {
         let _ = hostkey::forget(&known_hosts, &name);
     };
-    if let Err(e) = fragment::write(&fragment_path, &text) {
-        forget();
-        return Err(undo(e.into()));
-    }
-    match context.merge_locked(args.validate.validate) {
+    match context.publish_fragment(&fragment_path, &text, None, args.validate.validate) {
         Ok(merged) => {
             drop(lock);
             let at = match provisioned.port {
@@ -323,7 +319,6 @@ pub fn run(context: &Context, args: ProvisionArgs) -> Result<(), Error> {
             Ok(())
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&fragment_path);
             forget();
             drop(lock);
             Err(undo(e))
@@ -459,11 +454,9 @@ fn terraform(
         )))
     })?;
     let _lock = context.lock().map_err(undo)?;
-    fragment::write(&fragment_path, &text).map_err(|e| undo(e.into()))?;
-    if let Err(e) = context.merge_locked(args.validate.validate) {
-        let _ = std::fs::remove_file(&fragment_path);
-        return Err(undo(e));
-    }
+    context
+        .publish_fragment(&fragment_path, &text, None, args.validate.validate)
+        .map_err(undo)?;
     context.reporter.info(format!(
         "provisioned {name} at {}; ansible-playbook -i {} PLAYBOOK --limit {name}",
         outputs.host,
