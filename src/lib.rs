@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cloudinit;
 pub mod commands;
 pub mod error;
+pub mod fsutil;
 pub mod hostkey;
 pub mod inventory;
 pub mod output;
