@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::backend::{BackendKind, DomainType};
 use crate::project::Validate;
 
 /// Provision VMs and keep one Ansible inventory correct while they come and go.
@@ -35,22 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Create a VM, wait until it answers, and add it to the inventory.
     Provision(Box<ProvisionArgs>),
-    /// Remove a VM: domain, disks, seed and inventory fragment.
-    Destroy {
-        /// The VM.
-        name: String,
-        /// Do not ask (required when not on a terminal).
-        #[arg(long)]
-        yes: bool,
-        /// Keep the VM's disk volumes.
-        #[arg(long)]
-        keep_disk: bool,
-        /// libvirt URI (default: the one recorded in the VM's fragment).
-        #[arg(long, value_name = "URI")]
-        connect: Option<String>,
-        #[command(flatten)]
-        validate: ValidateArg,
-    },
+    /// Remove VMs: the VM, its disks, its host key and its inventory fragment.
+    Destroy(DestroyArgs),
     /// List the VMs vm manages, with their inventory state.
     List {
         /// libvirt URI to look at besides those recorded in fragments.
@@ -62,6 +49,25 @@ pub enum Command {
     Inventory(InventoryCommand),
 }
 
+/// `vm destroy …`
+#[derive(Debug, Clone, Args)]
+pub struct DestroyArgs {
+    /// The VMs.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Do not ask (required when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Keep the VM's disk volumes.
+    #[arg(long)]
+    pub keep_disk: bool,
+    /// libvirt URI (default: the one recorded in the VM's fragment).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
+    #[command(flatten)]
+    pub validate: ValidateArg,
+}
+
 /// `vm provision …`
 #[derive(Debug, Clone, Args)]
 pub struct ProvisionArgs {
@@ -71,9 +77,9 @@ pub struct ProvisionArgs {
     pub memory_mib: Option<u64>,
     /// Virtual CPUs (default 2, or `vcpus` in vm.toml).
     pub vcpus: Option<u32>,
-    /// Where to create it: libvirt (default) or terraform.
-    #[arg(long, value_name = "libvirt|terraform")]
-    pub backend: Option<String>,
+    /// Where to create it (default: backend in vm.toml, else libvirt).
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
     /// libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system for root, qemu:///session otherwise).
     #[arg(long, value_name = "URI")]
     pub connect: Option<String>,
@@ -104,15 +110,16 @@ pub struct ProvisionArgs {
     /// Give up waiting for the address and SSH after this many seconds (default 300).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
-    /// Do not wait for SSH (the address must be known without waiting, as with --network user).
+    /// Do not wait for SSH and cloud-init (an address the backend must discover is still
+    /// waited for).
     #[arg(long)]
     pub no_wait: bool,
     /// Keep what was created when a step fails, for diagnosis.
     #[arg(long)]
     pub keep_on_failure: bool,
     /// auto (kvm when available), kvm or qemu (software emulation).
-    #[arg(long, value_name = "auto|kvm|qemu")]
-    pub domain_type: Option<String>,
+    #[arg(long, value_enum)]
+    pub domain_type: Option<DomainType>,
     /// Boot this kernel directly (a path on the libvirt host).
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<String>,
@@ -141,7 +148,7 @@ pub struct ValidateArg {
     /// internal: the tool's own Ansible-exact parser; ansible: also the real ansible-inventory;
     /// auto (default): ansible when configured (vm.toml `ansible_inventory`,
     /// VM_ANSIBLE_INVENTORY) or on PATH, else internal.
-    #[arg(long, value_name = "auto|internal|ansible")]
+    #[arg(long, value_enum)]
     pub validate: Option<Validate>,
 }
 

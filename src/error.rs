@@ -3,7 +3,8 @@
 //! 5 timed out).
 
 use crate::backend::BackendError;
-use crate::cloudinit::CloudInitError;
+use crate::guest::GuestError;
+use crate::guest::seed::CloudInitError;
 use crate::inventory::ansible::AnsibleCheckError;
 use crate::inventory::fragment::{FragmentError, FragmentInputError};
 use crate::inventory::lock::LockError;
@@ -42,7 +43,23 @@ pub enum Error {
     CloudInit(#[from] CloudInitError),
     /// SSH host keys and known_hosts.
     #[error(transparent)]
-    HostKey(#[from] crate::hostkey::HostKeyError),
+    HostKey(#[from] crate::guest::hostkey::HostKeyError),
+    /// The guest did not become ready.
+    #[error(transparent)]
+    Guest(#[from] GuestError),
+    /// A step failed and undoing what was made failed too.
+    #[error("{error}\nrolling back failed: {left} is left; remove it with `{hint}`")]
+    Leftover {
+        /// The step that failed.
+        error: Box<Error>,
+        /// What is left.
+        left: String,
+        /// The command that removes it.
+        hint: String,
+    },
+    /// Standard output was closed by its reader (`| head`): a normal end, exit 0.
+    #[error("standard output closed")]
+    ClosedPipe,
     /// `check` found problems (already printed).
     #[error("{0} problem(s) found")]
     ProblemsFound(usize),
@@ -58,6 +75,14 @@ impl Error {
             Error::Input(_) | Error::Usage(_) => 2,
             Error::CloudInit(CloudInitError::Key { .. }) => 2,
             Error::Backend(BackendError::Timeout { .. }) => 5,
+            Error::Backend(BackendError::Leftover { error, .. })
+                if matches!(**error, BackendError::Timeout { .. }) =>
+            {
+                5
+            }
+            Error::Guest(GuestError::Timeout { .. }) => 5,
+            Error::Leftover { error, .. } => error.exit_code(),
+            Error::ClosedPipe => 0,
             Error::Merge(MergeError::Invalid { .. }) => 3,
             Error::Ansible(AnsibleCheckError::Refused(_)) => 3,
             Error::Merge(MergeError::Ansible(AnsibleCheckError::Refused(_))) => 3,

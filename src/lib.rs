@@ -1,16 +1,18 @@
 //! `vm`: provision VMs and keep one Ansible inventory correct while they come and go.
 //!
-//! The binary in `main.rs` only parses arguments and maps errors to exit codes; everything else
-//! lives here so integration tests and benchmarks can reach the domain code.
+//! This crate is everything but the hypervisor libraries: the inventory engine, the settings,
+//! the provision pipeline, the commands and the [`backend::Backend`] seam. The backends
+//! themselves (libvirt, Terraform) are in `crates/vm-backends`, which the light `vm` program
+//! never links (DESIGN.md).
 
 pub mod backend;
 pub mod cli;
-pub mod cloudinit;
 pub mod commands;
 pub mod error;
 pub mod fsutil;
-pub mod hostkey;
+pub mod guest;
 pub mod inventory;
 pub mod output;
+pub mod pipeline;
 pub mod project;
-pub mod wait;
+pub mod settings;

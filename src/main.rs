@@ -1,7 +1,8 @@
-//! The `vm` binary: parse arguments, run, map the error to an exit code. Nothing else.
+//! The `vm` program: parse arguments, run, map the error to an exit code. Nothing else.
 //!
-//! Commands that need a backend run in `vm-backends`, installed next to `vm` (see
-//! `commands::is_light` for why); this program replaces itself with it for those.
+//! Commands that need a backend run in `vm-backends`, installed next to `vm`
+//! (`commands::needs_backends` says which, and why); this program replaces itself with it for
+//! those. This crate does not depend on any backend library, so nothing here can load one.
 
 use std::os::unix::process::CommandExt;
 
@@ -9,23 +10,21 @@ use clap::Parser;
 
 fn main() {
     let cli = vm::cli::Cli::parse();
-    let result = if vm::commands::is_light(&cli.command) {
-        vm::commands::run_light(cli)
-    } else {
+    if vm::commands::needs_backends(&cli.command) {
         let helper = std::env::current_exe()
             .ok()
             .and_then(|exe| Some(exe.parent()?.join("vm-backends")));
-        let error = match helper {
-            Some(helper) => std::process::Command::new(&helper)
+        let error = match &helper {
+            Some(helper) => std::process::Command::new(helper)
                 .args(std::env::args_os().skip(1))
                 .exec(),
             None => std::io::Error::other("cannot locate this program"),
         };
-        eprintln!("error: cannot run vm-backends next to vm: {error}; reinstall vm");
+        eprintln!(
+            "error: cannot run {}: {error}; vm-backends must be installed next to vm (cargo install --path crates/vm-backends, or copy both programs)",
+            helper.map_or_else(|| "vm-backends".into(), |h| h.display().to_string())
+        );
         std::process::exit(1);
-    };
-    if let Err(error) = result {
-        eprintln!("error: {error}");
-        std::process::exit(error.exit_code());
     }
+    vm::commands::exit(vm::commands::run(cli, vm::commands::no_backends));
 }

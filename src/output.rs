@@ -1,4 +1,13 @@
-//! Diagnostics for people, on stderr; results go to stdout through the commands.
+//! Everything the user reads: diagnostics on stderr (the [`Reporter`]), progress through the
+//! [`Progress`] trait (so work on several VMs can draw one coherent display), and results on
+//! stdout — typed rows, of which a closed pipe (`vm … | head -1`) is a normal end.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::error::Error;
 
 /// How chatty to be on stderr.
 #[derive(Debug, Clone, Copy)]
@@ -35,5 +44,142 @@ impl Reporter {
     /// Something the user should know even with `-q`.
     pub fn warn(&self, message: impl std::fmt::Display) {
         eprintln!("warning: {message}");
+    }
+
+    /// A progress display for one VM: a redrawn line on a terminal, a line per phase with
+    /// `-v` elsewhere, nothing with `-q`.
+    pub fn progress(&self, vm: &str) -> Spinner {
+        Spinner {
+            vm: vm.to_string(),
+            phase: String::new(),
+            start: Instant::now(),
+            tty: !self.quiet && std::io::stderr().is_terminal(),
+            reporter: *self,
+            frame: 0,
+        }
+    }
+}
+
+/// Progress of work on one VM: the pipeline says which phase it is in and ticks while it waits.
+pub trait Progress {
+    /// A new phase begins ("waiting for SSH").
+    fn phase(&mut self, what: &str);
+    /// Still waiting.
+    fn tick(&mut self);
+    /// Removes what the display drew (before a result line is printed).
+    fn clear(&mut self);
+}
+
+/// One VM's progress on stderr.
+pub struct Spinner {
+    vm: String,
+    phase: String,
+    start: Instant,
+    tty: bool,
+    reporter: Reporter,
+    frame: usize,
+}
+
+impl Progress for Spinner {
+    fn phase(&mut self, what: &str) {
+        self.phase = what.to_string();
+        if self.tty {
+            self.tick();
+        } else {
+            self.reporter.detail(format!("{}: {what}", self.vm));
+        }
+    }
+
+    fn tick(&mut self) {
+        if self.tty {
+            const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
+            self.frame = (self.frame + 1) % FRAMES.len();
+            // A progress line that cannot be drawn is no reason to stop the work.
+            let _ = write!(
+                std::io::stderr(),
+                "\r\x1b[2K{} {}: {} ({})",
+                FRAMES[self.frame],
+                self.vm,
+                self.phase,
+                human(self.start.elapsed())
+            );
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.tty {
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// Progress that shows nothing.
+pub struct Silent;
+
+impl Progress for Silent {
+    fn phase(&mut self, _: &str) {}
+    fn tick(&mut self) {}
+    fn clear(&mut self) {}
+}
+
+/// A duration as people read it: `850 ms`, `4.2 s`, `2 min 5 s`, `1 h 3 min`.
+pub fn human(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        0 => format!("{} ms", duration.as_millis()),
+        1..10 => format!("{:.1} s", duration.as_secs_f64()),
+        10..60 => format!("{secs} s"),
+        60..3600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// Prints lines on stdout. A reader that went away (`| head -1`) ends the command quietly:
+/// [`Error::ClosedPipe`], which `main` turns into a normal exit.
+pub fn print_lines<I, S>(lines: I) -> Result<(), Error>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for line in lines {
+        writeln!(out, "{}", line.as_ref()).map_err(stdout_error)?;
+    }
+    out.flush().map_err(stdout_error)
+}
+
+/// Prints `row` as one line of JSON on stdout.
+pub fn print_json(row: &impl Serialize) -> Result<(), Error> {
+    let text = serde_json::to_string(row)
+        .map_err(|e| Error::Failed(format!("internal error: cannot print JSON: {e}")))?;
+    print_lines([text])
+}
+
+fn stdout_error(e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Error::ClosedPipe
+    } else {
+        Error::Failed(format!("cannot write to standard output: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_people_say_them() {
+        assert_eq!(human(Duration::from_millis(850)), "850 ms");
+        assert_eq!(human(Duration::from_millis(4_240)), "4.2 s");
+        assert_eq!(human(Duration::from_secs(42)), "42 s");
+        assert_eq!(human(Duration::from_secs(125)), "2 min 5 s");
+        assert_eq!(human(Duration::from_secs(3_780)), "1 h 3 min");
     }
 }

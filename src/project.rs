@@ -37,7 +37,7 @@ pub enum ProjectError {
 }
 
 /// How the merged inventory is validated before it replaces the old one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Validate {
     /// The tool's own parser; also Ansible when it is configured or on `PATH`.
@@ -46,19 +46,6 @@ pub enum Validate {
     Internal,
     /// Also the real `ansible-inventory` on the new file before it replaces the old one.
     Ansible,
-}
-
-impl std::str::FromStr for Validate {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(Validate::Auto),
-            "internal" => Ok(Validate::Internal),
-            "ansible" => Ok(Validate::Ansible),
-            _ => Err(format!("{s:?} is not one of auto, internal, ansible")),
-        }
-    }
 }
 
 /// `vm.toml`: defaults for flags. Every key is optional.
@@ -76,7 +63,7 @@ pub struct Config {
     /// Default vCPUs of `provision`.
     pub vcpus: Option<u32>,
     /// Default `--backend`.
-    pub backend: Option<String>,
+    pub backend: Option<crate::backend::BackendKind>,
     /// Default `--connect` (a libvirt URI).
     pub connect: Option<String>,
     /// Default `--image`: a volume name in the pool, or an absolute path.
@@ -94,7 +81,7 @@ pub struct Config {
     /// Default `--timeout`, in seconds.
     pub timeout: Option<u64>,
     /// Default `--domain-type`.
-    pub domain_type: Option<String>,
+    pub domain_type: Option<crate::backend::DomainType>,
     /// Default `--kernel` (direct kernel boot).
     pub kernel: Option<String>,
     /// Default `--initrd`.
@@ -168,6 +155,11 @@ impl Project {
     /// `ansible/inventory.ini`.
     pub fn merged_path(&self) -> PathBuf {
         self.ansible_dir().join(MERGED_FILE)
+    }
+
+    /// `ansible/known_hosts`: the host keys of the project's VMs, under their names.
+    pub fn known_hosts(&self) -> PathBuf {
+        self.ansible_dir().join(crate::guest::hostkey::KNOWN_HOSTS)
     }
 
     /// How VMs record the project they belong to: its folder, absolute.

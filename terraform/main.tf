@@ -1,7 +1,9 @@
 # The module `vm provision --backend terraform` drives by default: one VM on libvirt through the
 # dmacvicar/libvirt provider (a qcow2 overlay on a base image, a cloud-init disk, a domain).
-# vm runs it in one workspace per VM (TF_WORKSPACE=<name>) with -var vm_name/memory/vcpus and
-# reads the vm_ip output. It cannot be applied on vm's CI machine (no provider download there);
+# vm runs it in one workspace per VM (TF_WORKSPACE=<name>) with vm_name/memory/vcpus and the
+# VM's SSH host key (TF_VAR_ssh_host_key / TF_VAR_ssh_host_public_key), and reads the vm_ip and
+# ssh_host_public_key outputs: the key goes into the guest through the cloud-init disk, so vm
+# pins it before the first connection. It cannot be applied on vm's CI machine (no provider download there);
 # CI checks its formatting only.
 
 terraform {
@@ -71,6 +73,19 @@ variable "ssh_public_key" {
   default     = ""
 }
 
+variable "ssh_host_key" {
+  description = "The VM's SSH host private key (OpenSSH, ed25519), made by vm; empty on destroy."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "ssh_host_public_key" {
+  description = "The public half of ssh_host_key (set by vm)."
+  type        = string
+  default     = ""
+}
+
 provider "libvirt" {
   uri = var.libvirt_uri
 }
@@ -97,6 +112,12 @@ resource "libvirt_cloudinit_disk" "seed" {
       ssh_authorized_keys = compact([var.ssh_public_key])
     }]
     ssh_pwauth = false
+    # The host key vm made and pins: the guest never makes its own.
+    ssh_deletekeys = true
+    ssh_keys = var.ssh_host_key == "" ? {} : {
+      ed25519_private = var.ssh_host_key
+      ed25519_public  = var.ssh_host_public_key
+    }
   })])
   meta_data = yamlencode({
     instance-id    = "${var.vm_name}-${terraform.workspace}"
@@ -134,4 +155,9 @@ output "vm_ip" {
 
 output "ansible_user" {
   value = var.user
+}
+
+output "ssh_host_public_key" {
+  description = "The host key installed in the guest (vm pins it); empty when vm gave none."
+  value       = var.ssh_host_key == "" ? "" : var.ssh_host_public_key
 }

@@ -1,122 +1,173 @@
-//! `vm destroy NAME`: the domain, the volumes it uses and its fragment; then merge. A VM that
-//! is already gone but left a fragment behind is cleaned up with a note.
+//! `vm destroy NAME…`: the VM, the volumes it uses, its host key and its fragment; then merge.
+//! A VM that is already gone but left a fragment behind is cleaned up with a note.
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use serde::Serialize;
+
 use super::Context;
-use std::path::PathBuf;
-
-use crate::backend::libvirt::{Libvirt, default_uri};
-use crate::backend::terraform::Terraform;
+use crate::backend::{BackendKind, Target};
+use crate::cli::DestroyArgs;
 use crate::error::Error;
-use crate::hostkey;
+use crate::guest::hostkey;
 use crate::inventory::fragment::{self, Marker};
-use crate::project::Validate;
+use crate::output::print_json;
 
-/// Runs `vm destroy`.
-pub fn run(
+/// What `vm destroy --json` prints, one row per VM.
+#[derive(Debug, Clone, Serialize)]
+pub struct DestroyRow {
+    /// The VM.
+    pub name: String,
+    /// Its backend.
+    pub backend: String,
+    /// How the backend was reached.
+    pub connection: String,
+    /// Whether the VM still existed.
+    pub existed: bool,
+    /// Volumes deleted.
+    pub volumes: Vec<String>,
+    /// Whether a fragment was removed.
+    pub fragment_removed: bool,
+}
+
+/// Runs `vm destroy`: every VM named is attempted; the first failure decides the exit code.
+pub fn run(context: Context, args: &DestroyArgs) -> Result<(), Error> {
+    let mut plans = Vec::new();
+    for name in &args.names {
+        fragment::validate_name(name)?;
+        plans.push(plan(&context, name, args.connect.as_deref())?);
+    }
+    if !args.yes {
+        confirm(&plans)?;
+    }
+    let mut first_error = None;
+    for (name, target, marker) in plans {
+        match destroy_one(&context, &name, &target, marker.as_ref(), args) {
+            Ok(row) if context.settings.json => print_json(&row)?,
+            Ok(_) => {}
+            Err(e) if first_error.is_none() => first_error = Some(e),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Where `name` lives: the backend its fragment names, else the configured one.
+fn plan(
     context: &Context,
     name: &str,
-    yes: bool,
-    keep_disk: bool,
     connect: Option<&str>,
-    validate: Option<Validate>,
-) -> Result<(), Error> {
-    fragment::validate_name(name)?;
-    let path = context.project.fragment_dir().join(format!("{name}.ini"));
+) -> Result<(String, Target, Option<Marker>), Error> {
+    let path = context
+        .settings
+        .project
+        .fragment_dir()
+        .join(format!("{name}.ini"));
     let text = std::fs::read_to_string(&path).ok();
     let marker = text.as_deref().and_then(Marker::parse);
-    if text.is_some() && marker.is_none() {
-        return Err(Error::Failed(format!(
-            "{} was not written by vm, so vm will not delete it; delete it yourself if {name} is gone",
-            path.display()
-        )));
+    let mut target = match (&text, &marker) {
+        (Some(_), None) => {
+            return Err(Error::Failed(format!(
+                "{} was not written by vm, so vm will not delete it; delete it yourself if {name} is gone",
+                path.display()
+            )));
+        }
+        (_, Some(marker)) => Target::from_marker(marker).ok_or_else(|| {
+            Error::Failed(format!(
+                "{name} was added with `vm inventory add` (backend {}), so vm cannot destroy it; \
+                 `vm inventory remove {name}` removes it from the inventory",
+                marker.backend
+            ))
+        })?,
+        (None, None) => context.settings.default_target(),
+    };
+    if let (Some(uri), BackendKind::Libvirt) = (connect, target.kind) {
+        target.connection = uri.to_string();
     }
-    let config = &context.project.config;
-    let terraform_dir = match &marker {
-        Some(m) if m.backend == "terraform" => Some(PathBuf::from(&m.connection)),
-        None if config.backend.as_deref() == Some("terraform") => Some(
-            config
-                .terraform_dir
-                .clone()
-                .unwrap_or_else(|| context.project.root.join("terraform")),
-        ),
-        _ => None,
-    };
-    let (uri, destroyed) = if let Some(dir) = terraform_dir {
-        let place = format!("Terraform module {}", dir.display());
-        if !yes {
-            confirm(name, &place)?;
-        }
-        let bin = config.terraform_bin.as_deref().unwrap_or("terraform");
-        let terraform = Terraform::new(bin, &dir, &context.project.state_dir())?;
-        (place, terraform.destroy(name)?)
-    } else {
-        let recorded = marker
-            .as_ref()
-            .filter(|m| m.backend == "libvirt")
-            .map(|m| m.connection.clone());
-        let uri = default_uri(
-            connect
-                .or(recorded.as_deref())
-                .or(config.connect.as_deref()),
-        );
-        if !yes {
-            confirm(name, &uri)?;
-        }
-        let libvirt = Libvirt::connect(&uri)?;
-        let destroyed = libvirt.destroy_keeping(name, keep_disk)?;
-        (uri, destroyed)
-    };
-    if !destroyed.domain && marker.is_none() {
+    Ok((name.to_string(), target, marker))
+}
+
+fn destroy_one(
+    context: &Context,
+    name: &str,
+    target: &Target,
+    marker: Option<&Marker>,
+    args: &DestroyArgs,
+) -> Result<DestroyRow, Error> {
+    let reporter = context.settings.reporter;
+    let backend = (context.open)(target, &context.settings)?;
+    let destroyed = backend.destroy(name, args.keep_disk)?;
+    if !destroyed.existed && marker.is_none() {
         return Err(Error::Failed(format!(
-            "no VM named {name} at {uri} and no fragment for it; `vm list` shows the VMs there are"
+            "no VM named {name} at {target} and no fragment for it; `vm list` shows the VMs there are"
         )));
     }
     for volume in &destroyed.volumes {
-        context.reporter.detail(format!("deleted volume {volume}"));
+        reporter.detail(format!("deleted volume {volume}"));
     }
-    if destroyed.domain {
-        context.reporter.info(format!("destroyed {name} at {uri}"));
+    if destroyed.existed {
+        reporter.info(format!("destroyed {name} at {target}"));
     } else {
-        context.reporter.info(format!(
-            "note: {name} was already gone from {uri}; removing its fragment"
+        reporter.info(format!(
+            "note: {name} was already gone from {target}; removing its fragment"
         ));
     }
+    let mut row = DestroyRow {
+        name: name.to_string(),
+        backend: target.kind.to_string(),
+        connection: target.connection.clone(),
+        existed: destroyed.existed,
+        volumes: destroyed.volumes,
+        fragment_removed: false,
+    };
     if marker.is_some() {
+        let project = &context.settings.project;
+        let path = project.fragment_dir().join(format!("{name}.ini"));
         let _lock = context.lock()?;
-        let known_hosts = context.project.ansible_dir().join(hostkey::KNOWN_HOSTS);
-        hostkey::forget(&known_hosts, name)?;
-        std::fs::remove_file(&path)
-            .map_err(|e| Error::Failed(format!("cannot delete {}: {e}", path.display())))?;
-        match context.merge_locked(validate) {
-            Ok(_) => context
-                .reporter
-                .info(format!("removed {name} from the inventory")),
+        hostkey::forget(&project.known_hosts(), name)?;
+        std::fs::remove_file(&path).map_err(|e| {
+            Error::Failed(format!(
+                "{name} is destroyed but its fragment {} cannot be deleted: {e}; delete it, then `vm inventory merge`",
+                path.display()
+            ))
+        })?;
+        row.fragment_removed = true;
+        match context.merge_locked(args.validate.validate) {
+            Ok(_) => reporter.info(format!("removed {name} from the inventory")),
             Err(e) => {
                 // The VM is gone: its fragment must not come back, so the inventory stays as
                 // it was until the other fragment is fixed.
-                context.reporter.warn(format!(
+                reporter.warn(format!(
                     "{name}'s fragment is removed but inventory.ini was not rebuilt: {e}"
                 ));
                 return Err(e);
             }
         }
     }
-    Ok(())
+    Ok(row)
 }
 
 /// Asks on a terminal; refuses without `--yes` elsewhere.
-fn confirm(name: &str, uri: &str) -> Result<(), Error> {
+fn confirm(plans: &[(String, Target, Option<Marker>)]) -> Result<(), Error> {
+    let names: Vec<&str> = plans.iter().map(|(name, ..)| name.as_str()).collect();
     if !std::io::stdin().is_terminal() {
         return Err(Error::Usage(format!(
-            "not on a terminal: pass --yes to destroy {name}"
+            "not on a terminal: pass --yes to destroy {}",
+            names.join(" ")
         )));
     }
-    eprint!("Destroy {name} at {uri}: domain, disks and inventory entry? [y/N] ");
-    let _ = std::io::stderr().flush();
+    for (name, target, _) in plans {
+        eprintln!("  {name} at {target}");
+    }
+    eprint!(
+        "Destroy {}: VM, disks and inventory entry? [y/N] ",
+        names.join(", ")
+    );
     let mut answer = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut answer);
+    std::io::stderr()
+        .flush()
+        .and_then(|()| std::io::stdin().lock().read_line(&mut answer))
+        .map_err(|e| Error::Failed(format!("cannot read the answer: {e}; pass --yes")))?;
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {

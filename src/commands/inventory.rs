@@ -1,16 +1,12 @@
 //! `vm inventory merge | add | remove | list | check | prune`.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::Context;
-use crate::backend::VmInfo;
-use crate::backend::libvirt::Libvirt;
-use crate::backend::terraform::Terraform;
+use crate::backend::{Backends, Target};
 use crate::cli::InventoryCommand;
 use crate::error::Error;
 use crate::inventory::check::{self, Presence};
@@ -18,6 +14,8 @@ use crate::inventory::export::{list_export, to_ansible_text};
 use crate::inventory::fragment::{self, FragmentSpec, Marker};
 use crate::inventory::merge::{self, Merged};
 use crate::inventory::pyliteral::Value;
+use crate::output::{print_json, print_lines};
+use crate::project::Validate;
 
 /// Backend name in the marker of fragments written by `inventory add`: a host made elsewhere,
 /// which no backend of ours can look up.
@@ -28,13 +26,6 @@ pub fn run(context: &Context, command: InventoryCommand) -> Result<(), Error> {
     match command {
         InventoryCommand::Check => check(context),
         InventoryCommand::Prune { dry_run, validate } => prune(context, dry_run, validate.validate),
-        light => run_light(context, light),
-    }
-}
-
-/// The inventory commands that never ask a backend (see `commands::run_light`).
-pub fn run_light(context: &Context, command: InventoryCommand) -> Result<(), Error> {
-    match command {
         InventoryCommand::Merge(v) => merge(context, v.validate),
         InventoryCommand::Add {
             name,
@@ -54,47 +45,80 @@ pub fn run_light(context: &Context, command: InventoryCommand) -> Result<(), Err
         ),
         InventoryCommand::Remove { name, validate } => remove(context, &name, validate.validate),
         InventoryCommand::List { ansible_json } => list(context, ansible_json),
-        InventoryCommand::Check | InventoryCommand::Prune { .. } => Err(Error::Failed(
-            "internal error: check and prune need the backends; run them through vm".into(),
-        )),
     }
+}
+
+/// What the commands that merge print with `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MergeRow {
+    /// The merged file.
+    pub inventory: PathBuf,
+    /// Fragments read.
+    pub fragments: usize,
+    /// Hosts.
+    pub hosts: usize,
+    /// Groups besides `all` and `ungrouped`.
+    pub groups: usize,
+}
+
+/// One host of `vm inventory list --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostRow {
+    /// Host name.
+    pub name: String,
+    /// `ansible_host` as Ansible reads it.
+    pub ansible_host: serde_json::Value,
+    /// `ansible_port` as Ansible reads it.
+    pub ansible_port: serde_json::Value,
+    /// Groups.
+    pub groups: Vec<String>,
+    /// Fragments that define it.
+    pub fragments: Vec<String>,
+}
+
+/// What `vm inventory prune --json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneRow {
+    /// Orphaned fragments.
+    pub orphans: Vec<PathBuf>,
+    /// Whether they were deleted (not `--dry-run`).
+    pub deleted: bool,
 }
 
 fn summary(context: &Context, merged: &Merged) -> String {
     format!(
         "{}: {} hosts, {} groups from {} fragments",
-        context.project.merged_path().display(),
+        context.settings.project.merged_path().display(),
         merged.inventory.hosts.len(),
         merged.inventory.groups.len() - 2,
         merged.sources.len()
     )
 }
 
-fn print_merge_result(context: &Context, merged: &Merged) {
-    if context.json {
-        println!(
-            "{}",
-            json!({
-                "inventory": context.project.merged_path(),
-                "fragments": merged.sources.len(),
-                "hosts": merged.inventory.hosts.len(),
-                "groups": merged.inventory.groups.len() - 2,
-            })
-        );
-    }
+fn print_merge_result(context: &Context, merged: &Merged) -> Result<(), Error> {
     context
+        .settings
         .reporter
         .info(format!("merged {}", summary(context, merged)));
+    if context.settings.json {
+        print_json(&MergeRow {
+            inventory: context.settings.project.merged_path(),
+            fragments: merged.sources.len(),
+            hosts: merged.inventory.hosts.len(),
+            groups: merged.inventory.groups.len() - 2,
+        })?;
+    }
+    Ok(())
 }
 
-fn merge(context: &Context, mode: Option<crate::project::Validate>) -> Result<(), Error> {
+fn merge(context: &Context, mode: Option<Validate>) -> Result<(), Error> {
     context.require_fragment_dir()?;
     let _lock = context.lock()?;
     let merged = context.merge_locked(mode)?;
-    print_merge_result(context, &merged);
+    let printed = print_merge_result(context, &merged);
     // The process ends right after; freeing thousands of hosts one by one would only delay it.
     std::mem::forget(merged);
-    Ok(())
+    printed
 }
 
 /// The text of an existing fragment, refusing one the tool did not write.
@@ -122,7 +146,7 @@ fn add(
     groups: Vec<String>,
     vars: &[String],
     user: Option<String>,
-    mode: Option<crate::project::Validate>,
+    mode: Option<Validate>,
 ) -> Result<(), Error> {
     fragment::validate_name(name)?;
     let address = fragment::parse_address(address)?;
@@ -144,9 +168,9 @@ fn add(
         vars,
         marker: Marker::new(EXTERNAL, "-")?,
     };
-    let text = spec.render(&context.project.templates_dir())?;
+    let text = spec.render(&context.settings.project.templates_dir())?;
 
-    let dir = context.project.fragment_dir();
+    let dir = context.settings.project.fragment_dir();
     fs::create_dir_all(&dir)
         .map_err(|e| Error::Failed(format!("cannot create {}: {e}", dir.display())))?;
     let _lock = context.lock()?;
@@ -159,20 +183,20 @@ fn add(
         "added"
     };
     context
+        .settings
         .reporter
         .info(format!("{verb} {name} ({})", path.display()));
-    print_merge_result(context, &merged);
-    Ok(())
+    print_merge_result(context, &merged)
 }
 
-fn remove(
-    context: &Context,
-    name: &str,
-    mode: Option<crate::project::Validate>,
-) -> Result<(), Error> {
+fn remove(context: &Context, name: &str, mode: Option<Validate>) -> Result<(), Error> {
     fragment::validate_name(name)?;
     context.require_fragment_dir()?;
-    let path = context.project.fragment_dir().join(format!("{name}.ini"));
+    let path = context
+        .settings
+        .project
+        .fragment_dir()
+        .join(format!("{name}.ini"));
     let _lock = context.lock()?;
     let Some(previous) = managed_fragment(&path, name)? else {
         return Err(Error::Failed(format!(
@@ -189,13 +213,13 @@ fn remove(
     match context.merge_locked(mode) {
         Ok(merged) => {
             context
+                .settings
                 .reporter
                 .info(format!("removed {name} ({})", path.display()));
-            print_merge_result(context, &merged);
-            Ok(())
+            print_merge_result(context, &merged)
         }
         Err(e) => {
-            super::restore_fragment(&path, Some(&previous));
+            super::restore_fragment(context, &path, Some(&previous));
             Err(e)
         }
     }
@@ -207,247 +231,133 @@ fn value_text(value: Option<&Value>) -> serde_json::Value {
 
 fn list(context: &Context, ansible_json: bool) -> Result<(), Error> {
     let merged = merge::build(
-        &context.project.fragment_dir(),
-        &context.project.merged_path(),
+        &context.settings.project.fragment_dir(),
+        &context.settings.project.merged_path(),
     )?;
     let inventory = &merged.inventory;
     if ansible_json {
-        println!("{}", to_ansible_text(&list_export(inventory)));
-        return Ok(());
+        return print_lines([to_ansible_text(&list_export(inventory))]);
     }
-    let rows: Vec<serde_json::Value> = inventory
+    let rows: Vec<HostRow> = inventory
         .hosts
         .iter()
-        .map(|host| {
-            let groups: Vec<&str> = host
+        .map(|host| HostRow {
+            name: host.name.clone(),
+            ansible_host: value_text(host.vars.get("ansible_host").map(|v| &v.value)),
+            ansible_port: value_text(host.vars.get("ansible_port").map(|v| &v.value)),
+            groups: host
                 .groups
                 .iter()
-                .map(|&g| inventory.groups[g].name.as_str())
-                .collect();
-            let fragments: Vec<&str> = host
+                .map(|&g| inventory.groups[g].name.clone())
+                .collect(),
+            fragments: host
                 .sources
                 .iter()
-                .map(|&s| merged.sources[s].name.as_str())
-                .collect();
-            json!({
-                "name": host.name,
-                "ansible_host": value_text(host.vars.get("ansible_host").map(|v| &v.value)),
-                "ansible_port": value_text(host.vars.get("ansible_port").map(|v| &v.value)),
-                "groups": groups,
-                "fragments": fragments,
-            })
+                .map(|&s| merged.sources[s].name.clone())
+                .collect(),
         })
         .collect();
-    if context.json {
-        println!("{}", serde_json::Value::Array(rows));
-        return Ok(());
+    if context.settings.json {
+        return print_json(&rows);
     }
-    println!(
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let header = format!(
         "{:<24} {:<24} {:<24} FRAGMENTS",
         "NAME", "ADDRESS", "GROUPS"
     );
-    for row in rows {
-        let text = |v: &serde_json::Value| match v {
-            serde_json::Value::String(s) => s.clone(),
-            serde_json::Value::Null => String::new(),
-            other => other.to_string(),
-        };
-        let mut address = text(&row["ansible_host"]);
-        if !row["ansible_port"].is_null() {
+    let lines = rows.iter().map(|row| {
+        let mut address = text(&row.ansible_host);
+        if !row.ansible_port.is_null() {
             if address.contains(':') {
                 address = format!("[{address}]");
             }
-            address = format!("{address}:{}", text(&row["ansible_port"]));
+            address = format!("{address}:{}", text(&row.ansible_port));
         }
-        let join = |v: &serde_json::Value| {
-            v.as_array()
-                .map(|a| a.iter().map(text).collect::<Vec<_>>().join(","))
-                .unwrap_or_default()
-        };
-        println!(
+        format!(
             "{:<24} {:<24} {:<24} {}",
-            text(&row["name"]),
+            row.name,
             address,
-            join(&row["groups"]),
-            join(&row["fragments"])
-        );
-    }
-    Ok(())
+            row.groups.join(","),
+            row.fragments.join(",")
+        )
+    });
+    print_lines(std::iter::once(header).chain(lines))
 }
 
-/// What the backends know, asked once per connection: the managed VMs of every libvirt URI
-/// that a fragment names (and the default one).
-struct Backends {
-    vms: RefCell<HashMap<String, Result<Vec<VmInfo>, String>>>,
-    workspaces: RefCell<HashMap<String, Result<Vec<String>, String>>>,
-    terraform_bin: Option<String>,
-    state_dir: std::path::PathBuf,
+/// Whether the VM behind a managed fragment exists, asking the backend its marker names.
+/// `external` fragments (from `vm inventory add`) name hosts made elsewhere, which nobody can
+/// look up.
+fn probe(backends: &Backends, marker: &Marker, name: &str) -> Presence {
+    let Some(target) = Target::from_marker(marker) else {
+        return Presence::Unknown(format!("no backend can look up '{}' VMs", marker.backend));
+    };
+    match backends.get(&target).as_ref() {
+        Ok(backend) => backend.presence(name),
+        Err(e) => Presence::Unknown(e.clone()),
+    }
 }
 
-impl Backends {
-    fn new(context: &Context) -> Self {
-        Backends {
-            vms: RefCell::new(HashMap::new()),
-            workspaces: RefCell::new(HashMap::new()),
-            terraform_bin: context.project.config.terraform_bin.clone(),
-            state_dir: context.project.state_dir(),
+/// VMs of this project on the targets it names (settings and fragments) that have no
+/// fragment: Ansible does not know them.
+fn unlisted(context: &Context, backends: &Backends, report: &check::Report) -> Vec<check::Problem> {
+    let settings = &context.settings;
+    let mut targets = settings.named_targets();
+    for managed in &report.managed {
+        if let Ok(marker) = Marker::new(&managed.backend, &managed.connection) {
+            targets.extend(Target::from_marker(&marker));
         }
     }
-
-    fn vms(&self, uri: &str) -> Result<Vec<VmInfo>, String> {
-        self.vms
-            .borrow_mut()
-            .entry(uri.to_string())
-            .or_insert_with(|| {
-                Libvirt::connect(uri)
-                    .and_then(|l| l.list())
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
-    }
-
-    /// Whether the VM behind a managed fragment exists. `external` fragments (from
-    /// `vm inventory add`) name hosts made elsewhere, which nobody can look up.
-    fn probe(&self, marker: &Marker, name: &str) -> Presence {
-        if marker.backend == "terraform" {
-            return self.terraform_probe(marker, name);
-        }
-        if marker.backend != "libvirt" {
-            return Presence::Unknown(format!("no backend can look up '{}' VMs", marker.backend));
-        }
-        match self.vms(&marker.connection) {
-            Err(e) => Presence::Unknown(e),
-            Ok(vms) => match vms.into_iter().find(|vm| vm.name == name) {
-                Some(vm) => Presence::Exists {
-                    address: vm.address,
-                },
-                None => Presence::Missing,
-            },
+    targets.sort();
+    targets.dedup();
+    let mut problems = Vec::new();
+    for target in targets {
+        let opened = backends.get(&target);
+        let Ok(backend) = opened.as_ref() else {
+            continue;
+        };
+        let Ok(vms) = backend.list(&settings.project) else {
+            continue;
+        };
+        for vm in vms {
+            if !report.managed.iter().any(|m| m.name == vm.name) {
+                problems.push(check::Problem::NoFragment {
+                    name: vm.name,
+                    connection: target.connection.clone(),
+                });
+            }
         }
     }
-
-    /// A Terraform VM exists while its workspace does.
-    fn terraform_probe(&self, marker: &Marker, name: &str) -> Presence {
-        let dir = std::path::Path::new(&marker.connection);
-        let bin = self.terraform_bin.as_deref().unwrap_or("terraform");
-        let state = self.state_dir.clone();
-        let found = self
-            .workspaces
-            .borrow_mut()
-            .entry(marker.connection.clone())
-            .or_insert_with(|| {
-                Terraform::new(bin, dir, &state)
-                    .and_then(|t| t.workspaces())
-                    .map_err(|e| e.to_string())
-            })
-            .clone();
-        match found {
-            Err(e) => Presence::Unknown(e),
-            Ok(workspaces) if workspaces.iter().any(|w| w == name) => {
-                Presence::Exists { address: None }
-            }
-            Ok(_) => Presence::Missing,
-        }
-    }
-
-    /// Managed VMs on the known connections that have no fragment.
-    fn unlisted(
-        &self,
-        report: &check::Report,
-        configured: Option<&str>,
-        project: &crate::project::Project,
-    ) -> Vec<check::Problem> {
-        let mut uris: Vec<String> = configured.into_iter().map(str::to_string).collect();
-        for managed in &report.managed {
-            if managed.backend == "libvirt" && !uris.contains(&managed.connection) {
-                uris.push(managed.connection.clone());
-            }
-        }
-        let mut problems = Vec::new();
-        for uri in uris {
-            let Ok(vms) = self.vms(&uri) else {
-                continue;
-            };
-            for vm in vms
-                .into_iter()
-                .filter(|vm| project.owns(vm.project.as_deref()))
-            {
-                if !report.managed.iter().any(|m| m.name == vm.name) {
-                    problems.push(check::Problem::NoFragment {
-                        name: vm.name,
-                        connection: uri.clone(),
-                    });
-                }
-            }
-        }
-        // Terraform: a workspace of a module the fragments name, without a fragment.
-        let mut dirs: Vec<String> = Vec::new();
-        if project.config.backend.as_deref() == Some("terraform") {
-            let dir = project
-                .config
-                .terraform_dir
-                .clone()
-                .unwrap_or_else(|| project.root.join("terraform"));
-            dirs.push(
-                std::path::absolute(&dir)
-                    .unwrap_or(dir)
-                    .display()
-                    .to_string(),
-            );
-        }
-        for managed in &report.managed {
-            if managed.backend == "terraform" && !dirs.contains(&managed.connection) {
-                dirs.push(managed.connection.clone());
-            }
-        }
-        for dir in &dirs {
-            let marker = Marker::new("terraform", dir);
-            let Ok(marker) = marker else { continue };
-            // Fills the cache of workspaces for this module.
-            let _ = self.terraform_probe(&marker, "");
-            let cached = self.workspaces.borrow().get(dir.as_str()).cloned();
-            for name in cached.and_then(Result::ok).unwrap_or_default() {
-                if !report.managed.iter().any(|m| m.name == name) {
-                    problems.push(check::Problem::NoFragment {
-                        name,
-                        connection: dir.clone(),
-                    });
-                }
-            }
-        }
-        problems
-    }
+    problems
 }
 
 fn check(context: &Context) -> Result<(), Error> {
-    let backends = Backends::new(context);
+    let backends = Backends::new(&context.settings, context.open);
     let mut report = check::check(
-        &context.project.fragment_dir(),
-        &context.project.merged_path(),
-        &|marker, name| backends.probe(marker, name),
+        &context.settings.project.fragment_dir(),
+        &context.settings.project.merged_path(),
+        &|marker, name| probe(&backends, marker, name),
     )?;
-    // Only connections the project names: merely connecting to an implicit qemu:///session
+    // Only targets the project names: merely connecting to an implicit qemu:///session
     // would start a libvirt daemon for a user who never asked for one.
-    let configured = context.project.config.connect.clone();
-    let unlisted = backends.unlisted(&report, configured.as_deref(), &context.project);
+    let unlisted = unlisted(context, &backends, &report);
     report.problems.extend(unlisted);
-    if context.json {
-        println!(
-            "{}",
-            serde_json::to_string(&report)
-                .map_err(|e| Error::Failed(format!("cannot print JSON: {e}")))?
-        );
+    if context.settings.json {
+        print_json(&report)?;
     } else {
-        for problem in &report.problems {
-            println!("{problem}");
-        }
+        print_lines(report.problems.iter().map(ToString::to_string))?;
         for note in &report.notes {
-            context.reporter.info(format!("note: {note}"));
+            context.settings.reporter.info(format!("note: {note}"));
         }
         for managed in &report.managed {
-            context
-                .reporter
-                .detail(format!("{}: {}", managed.path.display(), managed.status));
+            context.settings.reporter.detail(format!(
+                "{}: {}",
+                managed.path.display(),
+                managed.status
+            ));
         }
         let unchecked = report
             .managed
@@ -455,12 +365,12 @@ fn check(context: &Context) -> Result<(), Error> {
             .filter(|m| m.status.starts_with("not checked"))
             .count();
         if unchecked > 0 {
-            context.reporter.info(format!(
+            context.settings.reporter.info(format!(
                 "{unchecked} managed fragment(s) not checked for orphans: no backend can look them up (-v lists them)"
             ));
         }
         if report.problems.is_empty() {
-            context.reporter.info("no problems found");
+            context.settings.reporter.info("no problems found");
         }
     }
     if report.problems.is_empty() {
@@ -470,18 +380,14 @@ fn check(context: &Context) -> Result<(), Error> {
     }
 }
 
-fn prune(
-    context: &Context,
-    dry_run: bool,
-    mode: Option<crate::project::Validate>,
-) -> Result<(), Error> {
+fn prune(context: &Context, dry_run: bool, mode: Option<Validate>) -> Result<(), Error> {
     context.require_fragment_dir()?;
     let _lock = context.lock()?;
-    let backends = Backends::new(context);
+    let backends = Backends::new(&context.settings, context.open);
     let report = check::check(
-        &context.project.fragment_dir(),
-        &context.project.merged_path(),
-        &|marker, name| backends.probe(marker, name),
+        &context.settings.project.fragment_dir(),
+        &context.settings.project.merged_path(),
+        &|marker, name| probe(&backends, marker, name),
     )?;
     let orphans: Vec<&std::path::PathBuf> = report
         .problems
@@ -491,12 +397,16 @@ fn prune(
             _ => None,
         })
         .collect();
-    if context.json {
-        println!("{}", json!({ "orphans": orphans, "deleted": !dry_run }));
+    if context.settings.json {
+        print_json(&PruneRow {
+            orphans: orphans.iter().map(|p| p.to_path_buf()).collect(),
+            deleted: !dry_run,
+        })?;
     }
     for path in &orphans {
         if dry_run {
             context
+                .settings
                 .reporter
                 .info(format!("would delete {}", path.display()));
         } else {
@@ -510,21 +420,19 @@ fn prune(
             let host = path
                 .file_stem()
                 .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-            let known_hosts = context
-                .project
-                .ansible_dir()
-                .join(crate::hostkey::KNOWN_HOSTS);
-            crate::hostkey::forget(&known_hosts, &host)?;
-            context.reporter.info(format!("deleted {}", path.display()));
+            crate::guest::hostkey::forget(&context.settings.project.known_hosts(), &host)?;
+            context
+                .settings
+                .reporter
+                .info(format!("deleted {}", path.display()));
         }
     }
     if orphans.is_empty() {
-        context.reporter.info("no orphaned fragments");
+        context.settings.reporter.info("no orphaned fragments");
     }
     if dry_run {
         return Ok(());
     }
     let merged = context.merge_locked(mode)?;
-    print_merge_result(context, &merged);
-    Ok(())
+    print_merge_result(context, &merged)
 }

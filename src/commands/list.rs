@@ -1,131 +1,130 @@
-//! `vm list`: the VMs vm manages on every connection it knows (the default libvirt one, those
-//! recorded in fragments, the Terraform module of vm.toml), with whether their fragment is
-//! present and current.
+//! `vm list`: the VMs of this project on every backend it knows (the configured one, those
+//! its fragments name), with whether their fragment is present and current and how their host
+//! key is pinned.
 
-use std::collections::BTreeSet;
+use serde::Serialize;
 
 use super::Context;
-use crate::backend::libvirt::{Libvirt, default_uri};
-use crate::backend::terraform::Terraform;
+use crate::backend::{BackendKind, Backends, Target};
 use crate::error::Error;
+use crate::guest::hostkey;
 use crate::inventory::check::{fragment_host, recorded_address};
 use crate::inventory::fragment::read_marker;
 use crate::inventory::merge;
+use crate::output::{print_json, print_lines};
+
+/// One VM of `vm list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListRow {
+    /// Name.
+    pub name: String,
+    /// Backend.
+    pub backend: String,
+    /// `running`, `shut off`, `applied`, …
+    pub state: String,
+    /// Memory in MiB, when known.
+    pub memory_mib: Option<u64>,
+    /// vCPUs, when known.
+    pub vcpus: Option<u32>,
+    /// Address (`host` or `host:port`), when known.
+    pub address: Option<String>,
+    /// The backend's connection.
+    pub connection: String,
+    /// `current`, `missing` or `stale (ADDRESS)`.
+    pub fragment: String,
+    /// `pinned`, `first-use`, or `-` without a fragment.
+    pub host_key: &'static str,
+}
 
 /// Runs `vm list`.
-pub fn run(context: &Context, connect: Option<&str>) -> Result<(), Error> {
-    let fragments = merge::collect(&context.project.fragment_dir()).unwrap_or_default();
-    let mut uris = BTreeSet::new();
-    uris.insert(default_uri(
-        connect.or(context.project.config.connect.as_deref()),
-    ));
-    let mut terraform_dirs = BTreeSet::new();
-    let config = &context.project.config;
-    if config.backend.as_deref() == Some("terraform") {
-        terraform_dirs.insert(
-            config
-                .terraform_dir
-                .clone()
-                .unwrap_or_else(|| context.project.root.join("terraform"))
-                .display()
-                .to_string(),
-        );
-    }
+pub fn run(context: Context, connect: Option<&str>) -> Result<(), Error> {
+    let settings = context.settings.clone().with_connect(connect);
+    let fragments = merge::collect(&settings.project.fragment_dir()).unwrap_or_default();
+    let mut targets = vec![settings.target(BackendKind::Libvirt)];
+    targets.extend(settings.named_targets());
     for source in &fragments {
-        match read_marker(&source.path) {
-            Ok(Some(marker)) if marker.backend == "libvirt" => {
-                uris.insert(marker.connection);
-            }
-            Ok(Some(marker)) if marker.backend == "terraform" => {
-                terraform_dirs.insert(marker.connection);
-            }
-            _ => {}
+        if let Ok(Some(marker)) = read_marker(&source.path) {
+            targets.extend(Target::from_marker(&marker));
         }
     }
+    targets.sort();
+    targets.dedup();
+    let backends = Backends::new(&settings, context.open);
     let mut rows = Vec::new();
-    for uri in &uris {
-        let vms = match Libvirt::connect(uri).and_then(|l| l.list()) {
+    for target in &targets {
+        let opened = backends.get(target);
+        let vms = match opened
+            .as_ref()
+            .as_ref()
+            .map_err(String::clone)
+            .and_then(|b| b.list(&settings.project).map_err(|e| e.to_string()))
+        {
             Ok(vms) => vms,
             Err(e) => {
-                context.reporter.warn(e);
+                settings.reporter.warn(e);
                 continue;
             }
         };
-        for vm in vms
-            .into_iter()
-            .filter(|vm| context.project.owns(vm.project.as_deref()))
-        {
+        for vm in vms {
             let source = fragments.iter().find(|s| fragment_host(s) == vm.name);
-            let fragment = match source {
-                None => "missing".to_string(),
-                Some(s) => match (recorded_address(&s.path), &vm.address) {
-                    (Some(recorded), Some(current)) if &recorded != current => {
-                        format!("stale ({recorded})")
-                    }
-                    _ => "current".to_string(),
-                },
+            let recorded = source.and_then(|s| recorded_address(&s.path));
+            let fragment = match (source, &recorded, &vm.address) {
+                (None, ..) => "missing".to_string(),
+                (Some(_), Some(recorded), Some(current)) if recorded != current => {
+                    format!("stale ({recorded})")
+                }
+                _ => "current".to_string(),
             };
-            rows.push(serde_json::json!({
-                "name": vm.name, "state": vm.state, "memory_mib": vm.memory_mib,
-                "vcpus": vm.vcpus, "address": vm.address, "connection": vm.connection,
-                "fragment": fragment,
-            }));
+            let host_key = match source.and_then(|s| std::fs::read_to_string(&s.path).ok()) {
+                None => "-",
+                Some(text) if hostkey::is_first_use(&text) => "first-use",
+                Some(_) => "pinned",
+            };
+            rows.push(ListRow {
+                name: vm.name,
+                backend: target.kind.to_string(),
+                state: vm.state,
+                memory_mib: vm.memory_mib,
+                vcpus: vm.vcpus,
+                address: vm.address.or(recorded),
+                connection: target.connection.clone(),
+                fragment,
+                host_key,
+            });
         }
     }
-    for dir in &terraform_dirs {
-        let bin = config.terraform_bin.as_deref().unwrap_or("terraform");
-        let workspaces =
-            Terraform::new(bin, std::path::Path::new(dir), &context.project.state_dir())
-                .and_then(|t| t.workspaces());
-        let workspaces = match workspaces {
-            Ok(w) => w,
-            Err(e) => {
-                context.reporter.warn(e);
-                continue;
-            }
-        };
-        for name in workspaces {
-            // Size from the variables vm recorded; address from the fragment.
-            let vars: serde_json::Value = std::fs::read_to_string(
-                context
-                    .project
-                    .state_dir()
-                    .join("terraform")
-                    .join(format!("{name}.tfvars.json")),
-            )
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-            let source = fragments.iter().find(|s| fragment_host(s) == name);
-            rows.push(serde_json::json!({
-                "name": name, "state": "applied", "memory_mib": vars["memory"],
-                "vcpus": vars["vcpus"],
-                "address": source.and_then(|s| recorded_address(&s.path)),
-                "connection": dir,
-                "fragment": if source.is_some() { "current" } else { "missing" },
-            }));
-        }
+    if settings.json {
+        return print_json(&rows);
     }
-    if context.json {
-        println!("{}", serde_json::Value::Array(rows));
-        return Ok(());
+    let line = |cells: [&str; 8]| {
+        format!(
+            "{:<20} {:<10} {:>7} {:>5} {:<22} {:<18} {:<9} {}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7]
+        )
+    };
+    let mut lines = vec![line([
+        "NAME",
+        "STATE",
+        "MEMORY",
+        "VCPUS",
+        "ADDRESS",
+        "FRAGMENT",
+        "HOST KEY",
+        "CONNECTION",
+    ])];
+    for row in &rows {
+        let memory = row.memory_mib.map_or("-".into(), |m| format!("{m}M"));
+        let vcpus = row.vcpus.map_or("-".into(), |v| v.to_string());
+        lines.push(line([
+            &row.name,
+            &row.state,
+            &memory,
+            &vcpus,
+            row.address.as_deref().unwrap_or("-"),
+            &row.fragment,
+            row.host_key,
+            &row.connection,
+        ]));
     }
-    println!(
-        "{:<20} {:<10} {:>7} {:>5} {:<22} {:<18} CONNECTION",
-        "NAME", "STATE", "MEMORY", "VCPUS", "ADDRESS", "FRAGMENT"
-    );
-    for row in rows {
-        let s = |k: &str| row[k].as_str().unwrap_or("-").to_string();
-        println!(
-            "{:<20} {:<10} {:>7} {:>5} {:<22} {:<18} {}",
-            s("name"),
-            s("state"),
-            format!("{}M", row["memory_mib"]),
-            row["vcpus"].to_string(),
-            s("address"),
-            s("fragment"),
-            s("connection")
-        );
-    }
-    Ok(())
+    print_lines(lines)
 }

@@ -116,9 +116,17 @@ impl Project {
     }
 }
 
-/// The `vm` binary cargo built for these tests.
+/// The `vm` binary cargo built for these tests; `vm-backends`, which it executes for the
+/// backend commands, must be next to it.
 pub fn vm_bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("vm")
+    let vm = assert_cmd::cargo::cargo_bin("vm");
+    let backends = vm.with_file_name("vm-backends");
+    assert!(
+        backends.is_file(),
+        "{} is missing: build both programs first (`cargo build --workspace`; scripts/test does)",
+        backends.display()
+    );
+    vm
 }
 
 fn write_file(path: &Path, contents: &[u8]) {

@@ -1,7 +1,9 @@
 # A module for `vm provision --backend terraform --terraform-dir terraform/examples/proxmox` on
 # Proxmox VE through the bpg/proxmox provider: clone a cloud-init template, DHCP, the guest
-# agent reports the address. Same contract as ../../main.tf: inputs vm_name, memory, vcpus;
-# output vm_ip. Not applied in vm's CI (no provider download there): formatting is checked only.
+# agent reports the address. Same contract as ../../main.tf: inputs vm_name, memory, vcpus and
+# the host key vm made (ssh_host_key, ssh_host_public_key); outputs vm_ip and
+# ssh_host_public_key. The user-data (with the host key) is a snippet on the node's
+# `snippets_datastore`, which must allow the "snippets" content type. Not applied in vm's CI (no provider download there): formatting is checked only.
 
 terraform {
   required_version = ">= 1.3"
@@ -61,9 +63,56 @@ variable "ssh_public_key" {
   default = ""
 }
 
+variable "snippets_datastore" {
+  description = "Datastore holding the cloud-init user-data snippet (content type snippets)."
+  type        = string
+  default     = "local"
+}
+
+variable "ssh_host_key" {
+  description = "The VM's SSH host private key (OpenSSH, ed25519), made by vm; empty on destroy."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "ssh_host_public_key" {
+  description = "The public half of ssh_host_key (set by vm)."
+  type        = string
+  default     = ""
+}
+
 provider "proxmox" {
   endpoint  = var.proxmox_endpoint
   api_token = var.proxmox_api_token
+}
+
+resource "proxmox_virtual_environment_file" "user_data" {
+  content_type = "snippets"
+  datastore_id = var.snippets_datastore
+  node_name    = var.node_name
+
+  source_raw {
+    file_name = "${var.vm_name}-user-data.yaml"
+    data = join("\n", ["#cloud-config", yamlencode({
+      hostname = var.vm_name
+      users = [{
+        name                = var.user
+        sudo                = "ALL=(ALL) NOPASSWD:ALL"
+        shell               = "/bin/bash"
+        lock_passwd         = true
+        ssh_authorized_keys = compact([var.ssh_public_key])
+      }]
+      ssh_pwauth     = false
+      ssh_deletekeys = true
+      ssh_keys = var.ssh_host_key == "" ? {} : {
+        ed25519_private = var.ssh_host_key
+        ed25519_public  = var.ssh_host_public_key
+      }
+      packages = ["qemu-guest-agent"]
+      runcmd   = [["systemctl", "enable", "--now", "qemu-guest-agent"]]
+    })])
+  }
 }
 
 resource "proxmox_virtual_environment_vm" "vm" {
@@ -96,10 +145,7 @@ resource "proxmox_virtual_environment_vm" "vm" {
         address = "dhcp"
       }
     }
-    user_account {
-      username = var.user
-      keys     = compact([var.ssh_public_key])
-    }
+    user_data_file_id = proxmox_virtual_environment_file.user_data.id
   }
 }
 
@@ -112,4 +158,9 @@ output "vm_ip" {
 
 output "ansible_user" {
   value = var.user
+}
+
+output "ssh_host_public_key" {
+  description = "The host key installed in the guest (vm pins it); empty when vm gave none."
+  value       = var.ssh_host_key == "" ? "" : var.ssh_host_public_key
 }

@@ -65,8 +65,8 @@ pub struct SeedFiles {
     pub network_config: Option<String>,
 }
 
-const USER_DATA: &str = include_str!("../templates/user-data.tera");
-const META_DATA: &str = include_str!("../templates/meta-data.tera");
+const USER_DATA: &str = include_str!("../../templates/user-data.tera");
+const META_DATA: &str = include_str!("../../templates/meta-data.tera");
 
 impl Seed {
     /// Renders the three files, each from the project's `templates/<name>.tera` if it exists.

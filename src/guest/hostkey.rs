@@ -4,8 +4,7 @@
 //! key strictly from the first connection on.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -100,12 +99,20 @@ pub fn forget(known_hosts: &Path, alias: &str) -> Result<(), HostKeyError> {
     write_lines(known_hosts, &lines)
 }
 
-/// The ssh options that make Ansible check `alias`'s host key against the project's file.
-pub fn ssh_args(known_hosts: &Path, alias: &str) -> String {
+/// The ssh options that make Ansible check `alias`'s host key against the project's file:
+/// strictly when `vm` pinned it, else pinned by the first connection (`accept-new`), never
+/// unchecked.
+pub fn ssh_args(known_hosts: &Path, alias: &str, pinned: bool) -> String {
+    let checking = if pinned { "yes" } else { "accept-new" };
     format!(
-        "-o UserKnownHostsFile={} -o StrictHostKeyChecking=yes -o HostKeyAlias={alias}",
+        "-o UserKnownHostsFile={} -o StrictHostKeyChecking={checking} -o HostKeyAlias={alias}",
         known_hosts.display()
     )
+}
+
+/// Whether a fragment's text pins its host key first-use only (`accept-new`).
+pub fn is_first_use(fragment_text: &str) -> bool {
+    fragment_text.contains("StrictHostKeyChecking=accept-new")
 }
 
 fn first_field(line: &str) -> Option<&str> {
@@ -123,33 +130,16 @@ fn read_lines(path: &Path) -> Result<Vec<String>, HostKeyError> {
     }
 }
 
-/// Temp file, fsync, rename: a reader (ssh) never sees half a file.
+/// Replaced atomically: a reader (ssh) never sees half a file.
 fn write_lines(path: &Path, lines: &[String]) -> Result<(), HostKeyError> {
-    let io = |source| HostKeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let temp = path.with_file_name(format!(".{KNOWN_HOSTS}.tmp.{}", std::process::id()));
     let mut text = lines.join("\n");
     if !text.is_empty() {
         text.push('\n');
     }
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::set_permissions(&temp, fs::Permissions::from_mode(0o644))?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result.map_err(io)
+    crate::fsutil::replace(path, text.as_bytes(), 0o644).map_err(|source| HostKeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -170,7 +160,7 @@ mod tests {
                 .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----")
         );
         assert!(key.public.starts_with("ssh-ed25519 AAAA"));
-        crate::cloudinit::validate_public_key(&key.public, "generated").unwrap();
+        crate::guest::seed::validate_public_key(&key.public, "generated").unwrap();
         let after: Vec<_> = fs::read_dir(std::env::temp_dir())
             .unwrap()
             .filter_map(|e| e.ok())
@@ -195,6 +185,9 @@ mod tests {
             fs::read_to_string(&file).unwrap(),
             "db-vm ssh-ed25519 AAAA2\n"
         );
-        assert!(ssh_args(&file, "db-vm").contains("StrictHostKeyChecking=yes"));
+        assert!(ssh_args(&file, "db-vm", true).contains("StrictHostKeyChecking=yes"));
+        let first_use = ssh_args(&file, "db-vm", false);
+        assert!(first_use.contains("StrictHostKeyChecking=accept-new"));
+        assert!(is_first_use(&first_use) && !is_first_use(&ssh_args(&file, "x", true)));
     }
 }

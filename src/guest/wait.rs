@@ -1,64 +1,18 @@
-//! Bounded, visible waits: poll until something is there or the time is up, telling the user
-//! how long it has been (a spinner line on a terminal, nothing otherwise).
+//! Bounded, visible waits: poll until something is there or the time is up, ticking a
+//! progress display meanwhile.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-/// Shows progress of one wait on stderr when it is a terminal.
-pub struct Progress {
-    what: String,
-    start: Instant,
-    tty: bool,
-    frame: usize,
-}
-
-impl Progress {
-    /// Starts a progress line for `what` ("waiting for web-vm's address").
-    pub fn new(what: impl Into<String>, quiet: bool) -> Self {
-        Progress {
-            what: what.into(),
-            start: Instant::now(),
-            tty: !quiet && std::io::stderr().is_terminal(),
-            frame: 0,
-        }
-    }
-
-    /// Redraws the line.
-    pub fn tick(&mut self) {
-        if self.tty {
-            const FRAMES: [char; 4] = ['|', '/', '-', '\\'];
-            self.frame = (self.frame + 1) % FRAMES.len();
-            let _ = write!(
-                std::io::stderr(),
-                "\r{} {} ({}s)",
-                FRAMES[self.frame],
-                self.what,
-                self.start.elapsed().as_secs()
-            );
-        }
-    }
-
-    /// Clears the line (it is drawn again by the next tick).
-    pub fn clear(&mut self) {
-        if self.tty {
-            let _ = write!(std::io::stderr(), "\r\x1b[2K");
-        }
-    }
-
-    /// Clears the line; returns how long the wait took.
-    pub fn finish(mut self) -> Duration {
-        self.clear();
-        self.start.elapsed()
-    }
-}
+use crate::output::Progress;
 
 /// Calls `probe` every `interval` until it returns `Some`, or `timeout` has passed (`Err` with
 /// the time waited).
 pub fn poll<T>(
     timeout: Duration,
     interval: Duration,
-    progress: &mut Progress,
+    progress: &mut dyn Progress,
     mut probe: impl FnMut() -> Option<T>,
 ) -> Result<T, Duration> {
     let start = Instant::now();
@@ -98,11 +52,12 @@ pub fn tail(path: &str, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::net::TcpListener;
 
     #[test]
     fn poll_returns_what_appears_and_gives_up_after_the_timeout() {
-        let mut progress = Progress::new("test", true);
+        let mut progress = crate::output::Silent;
         let mut n = 0;
         let found = poll(
             Duration::from_secs(5),

@@ -2,19 +2,26 @@
 //! child's environment (never `terraform workspace select`, which changes state every other
 //! command shares), `terraform init` once under a lock, `-input=false` everywhere.
 //!
-//! Module contract: inputs `vm_name`, `memory`, `vcpus` (plus `--tf-var`s, as strings);
-//! outputs `vm_ip` or `ansible_host`, optionally `ansible_user` and `ansible_port`.
-//! The variables of each VM are kept (0600) in `.vm/terraform/<name>.tfvars.json`, so destroy
-//! never asks for them.
+//! Module contract: inputs `vm_name`, `memory`, `vcpus` (plus `--tf-var`s, as strings) and
+//! the VM's SSH host key `vm` made, `ssh_host_key` (private, sensitive) and
+//! `ssh_host_public_key` (given through `TF_VAR_…` in the environment only, never written to
+//! a file by vm; a module should declare them with `default = ""` and `sensitive = true`);
+//! outputs `vm_ip` or `ansible_host`, optionally `ansible_user`, `ansible_port`, and
+//! `ssh_host_public_key`: the host key the module installed in the guest (or read from it
+//! through its provider's authenticated API). Without that output the key is pinned on first
+//! use. The other variables of each VM are kept (0600) in `.vm/terraform/<name>.tfvars.json`,
+//! so destroy never asks for them.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+mod backend;
+
+use std::cell::RefCell;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::{BackendError, Destroyed};
+use vm::backend::{BackendError, Destroyed};
+use vm::fsutil;
 
 /// One Terraform module driven by `vm`.
 pub struct Terraform {
@@ -22,8 +29,11 @@ pub struct Terraform {
     dir: PathBuf,
     state: PathBuf,
     log: PathBuf,
-    /// Called a few times a second while Terraform runs (a progress line, in the CLI).
-    tick: std::cell::RefCell<Option<Box<dyn FnMut()>>>,
+    target: vm::backend::Target,
+    /// `--tf-var`s of a provision.
+    vars: Vec<(String, String)>,
+    /// The workspaces, listed once for presence checks.
+    listed: RefCell<Option<Result<Vec<String>, String>>>,
 }
 
 /// What the module's outputs say about a VM.
@@ -35,7 +45,23 @@ pub struct Outputs {
     pub port: Option<u16>,
     /// `ansible_user`, when the module gives one.
     pub user: Option<String>,
+    /// `ssh_host_public_key`, when the module gives one.
+    pub host_key: Option<String>,
 }
+
+/// The host key pair passed to a module through the environment (`TF_VAR_…`).
+pub struct HostKeyVars<'a> {
+    /// OpenSSH private key.
+    pub private: &'a str,
+    /// `ssh-ed25519 AAAA…`.
+    pub public: &'a str,
+}
+
+/// Empty host key inputs: for runs that must not change what the module made (destroy).
+const NO_HOST_KEY: HostKeyVars<'static> = HostKeyVars {
+    private: "",
+    public: "",
+};
 
 fn fail(message: impl Into<String>) -> BackendError {
     BackendError::Invalid(message.into())
@@ -44,16 +70,7 @@ fn fail(message: impl Into<String>) -> BackendError {
 impl Terraform {
     /// Checks the program and the module before anything runs. `state` is the project's `.vm/`.
     pub fn new(bin: &str, dir: &Path, state: &Path) -> Result<Terraform, BackendError> {
-        let found = if bin.contains('/') {
-            Some(PathBuf::from(bin)).filter(|p| p.is_file())
-        } else {
-            std::env::var_os("PATH").and_then(|path| {
-                std::env::split_paths(&path)
-                    .map(|d| d.join(bin))
-                    .find(|p| p.is_file())
-            })
-        };
-        let bin = found.ok_or_else(|| {
+        let bin = fsutil::find_program(bin).ok_or_else(|| {
             fail(format!(
                 "{bin} not found; install Terraform (or OpenTofu) or pass --terraform-bin PATH"
             ))
@@ -78,16 +95,21 @@ impl Terraform {
         let log = state.join("terraform.log");
         Ok(Terraform {
             bin,
+            target: vm::backend::Target {
+                kind: vm::backend::BackendKind::Terraform,
+                connection: dir.display().to_string(),
+            },
             dir,
             state,
             log,
-            tick: std::cell::RefCell::new(None),
+            vars: Vec::new(),
+            listed: RefCell::new(None),
         })
     }
 
-    /// Calls `tick` a few times a second while Terraform runs, so a caller can show progress.
-    pub fn with_progress(self, tick: impl FnMut() + 'static) -> Terraform {
-        *self.tick.borrow_mut() = Some(Box::new(tick));
+    /// The same module, with the `--tf-var`s of a provision.
+    pub fn with_vars(mut self, vars: Vec<(String, String)>) -> Terraform {
+        self.vars = vars;
         self
     }
 
@@ -105,15 +127,24 @@ impl Terraform {
         self.state.join(format!("{name}.tfvars.json"))
     }
 
-    /// Runs terraform in the module folder, in `workspace` (or the default one), logging its
-    /// output; fails with the log's last lines.
-    fn run(&self, workspace: Option<&str>, args: &[&str]) -> Result<String, BackendError> {
+    /// Runs terraform in the module folder, in `workspace` (or the default one), with the
+    /// host key inputs in its environment, logging its output; fails with the log's last
+    /// lines. `tick` is called a few times a second meanwhile (a progress line).
+    fn run(
+        &self,
+        workspace: Option<&str>,
+        args: &[&str],
+        host_key: &HostKeyVars,
+        tick: &dyn Fn(),
+    ) -> Result<String, BackendError> {
         let mut command = Command::new(&self.bin);
         command
             .arg(format!("-chdir={}", self.dir.display()))
             .args(args)
             .env("TF_IN_AUTOMATION", "1")
             .env("TF_INPUT", "0")
+            .env("TF_VAR_ssh_host_key", host_key.private)
+            .env("TF_VAR_ssh_host_public_key", host_key.public)
             .stdin(std::process::Stdio::null());
         match workspace {
             Some(w) => command.env("TF_WORKSPACE", w),
@@ -123,9 +154,7 @@ impl Terraform {
         let output = std::thread::scope(|scope| {
             let running = scope.spawn(|| command.output());
             while !running.is_finished() {
-                if let Some(tick) = self.tick.borrow_mut().as_mut() {
-                    tick();
-                }
+                tick();
                 std::thread::sleep(Duration::from_millis(200));
             }
             running
@@ -140,15 +169,12 @@ impl Terraform {
         })?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if let Ok(mut log) = OpenOptions::new().create(true).append(true).open(&self.log) {
-            let _ = writeln!(
-                log,
-                "=== {} {} (workspace {})\n{stdout}{stderr}",
-                self.bin.display(),
-                args.join(" "),
-                workspace.unwrap_or("default")
-            );
-        }
+        self.append_log(&format!(
+            "=== {} {} (workspace {})\n{stdout}{stderr}",
+            self.bin.display(),
+            args.join(" "),
+            workspace.unwrap_or("default")
+        ));
         if output.status.success() {
             Ok(stdout)
         } else {
@@ -162,9 +188,23 @@ impl Terraform {
         }
     }
 
+    /// Appends to the log of every Terraform run. A log that cannot be written is said once
+    /// per run, and the run goes on: the log is for diagnosis, not for the result.
+    fn append_log(&self, text: &str) {
+        use std::io::Write;
+        let written = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .and_then(|mut log| writeln!(log, "{text}"));
+        if let Err(e) = written {
+            eprintln!("warning: cannot append to {}: {e}", self.log.display());
+        }
+    }
+
     /// `terraform init`, once per module version, under a lock so that provisions started
     /// together never race on it.
-    pub fn init(&self) -> Result<(), BackendError> {
+    pub fn init(&self, tick: &dyn Fn()) -> Result<(), BackendError> {
         let lock = File::options()
             .create(true)
             .truncate(false)
@@ -175,8 +215,16 @@ impl Terraform {
             .map_err(|e| fail(format!("cannot take the terraform init lock: {e}")))?;
         let marker = self.state.join(format!("init-{}", self.module_hash()));
         if !marker.exists() {
-            self.run(None, &["init", "-input=false", "-no-color"])?;
-            let _ = File::create(&marker);
+            self.run(
+                None,
+                &["init", "-input=false", "-no-color"],
+                &NO_HOST_KEY,
+                tick,
+            )?;
+            // Without the marker the next provision initializes again: slower, still right.
+            if let Err(e) = File::create(&marker) {
+                eprintln!("warning: cannot create {}: {e}", marker.display());
+            }
         }
         Ok(())
     }
@@ -207,7 +255,12 @@ impl Terraform {
 
     /// The workspaces other than `default`: the VMs this module made.
     pub fn workspaces(&self) -> Result<Vec<String>, BackendError> {
-        let out = self.run(None, &["workspace", "list", "-no-color"])?;
+        let out = self.run(
+            None,
+            &["workspace", "list", "-no-color"],
+            &NO_HOST_KEY,
+            &|| {},
+        )?;
         Ok(out
             .lines()
             .map(|l| l.trim_start_matches('*').trim().to_string())
@@ -216,17 +269,17 @@ impl Terraform {
     }
 
     /// Applies the module in workspace `name`, then reads the address, refreshing until it
-    /// appears or `timeout` passes. Everything is destroyed again on failure unless `keep`.
+    /// appears or `timeout` passes. Everything is destroyed again on failure unless `keep`;
+    /// what cannot be is said.
     pub fn provision(
         &self,
-        name: &str,
-        memory_mib: u64,
-        vcpus: u32,
-        extra: &[(String, String)],
-        timeout: Duration,
+        request: &Request,
+        host_key: &HostKeyVars,
+        tick: &dyn Fn(),
         keep: bool,
     ) -> Result<Outputs, BackendError> {
-        self.init()?;
+        let name = request.name;
+        self.init(tick)?;
         if self.workspaces()?.iter().any(|w| w == name) {
             return Err(fail(format!(
                 "Terraform workspace {name} already exists in {}; pick another name, or `vm destroy {name}`",
@@ -235,71 +288,90 @@ impl Terraform {
         }
         let mut vars = serde_json::Map::new();
         vars.insert("vm_name".into(), name.into());
-        vars.insert("memory".into(), memory_mib.into());
-        vars.insert("vcpus".into(), vcpus.into());
-        for (k, v) in extra {
+        vars.insert("memory".into(), request.memory_mib.into());
+        vars.insert("vcpus".into(), request.vcpus.into());
+        for (k, v) in &self.vars {
             vars.insert(k.clone(), v.clone().into());
         }
         let vars_file = self.vars_file(name);
-        let written = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&vars_file)
-            .and_then(|mut f| f.write_all(serde_json::Value::Object(vars).to_string().as_bytes()));
-        written.map_err(|e| fail(format!("cannot write {}: {e}", vars_file.display())))?;
-        let var_file = format!("-var-file={}", vars_file.display());
-        let undo = |error: BackendError| {
-            if !keep {
-                let _ = self.destroy(name);
-            }
-            error
-        };
-        self.run(
-            Some(name),
-            &[
-                "apply",
-                "-input=false",
-                "-auto-approve",
-                "-no-color",
-                &var_file,
-            ],
+        fsutil::replace(
+            &vars_file,
+            serde_json::Value::Object(vars).to_string().as_bytes(),
+            0o600,
         )
-        .map_err(undo)?;
+        .map_err(|e| fail(format!("cannot write {}: {e}", vars_file.display())))?;
+        let result = self.apply(name, &vars_file, host_key, request.timeout, tick);
+        match result {
+            Ok(outputs) => Ok(outputs),
+            Err(error) if keep => Err(error),
+            Err(error) => match self.destroy(name) {
+                Ok(_) => Err(error),
+                Err(failed) => Err(BackendError::Leftover {
+                    error: Box::new(error),
+                    left: format!("workspace {name} of {} ({failed})", self.dir.display()),
+                    hint: self.cleanup(name),
+                }),
+            },
+        }
+    }
+
+    fn apply(
+        &self,
+        name: &str,
+        vars_file: &Path,
+        host_key: &HostKeyVars,
+        timeout: Duration,
+        tick: &dyn Fn(),
+    ) -> Result<Outputs, BackendError> {
+        let var_file = format!("-var-file={}", vars_file.display());
+        let apply = [
+            "apply",
+            "-input=false",
+            "-auto-approve",
+            "-no-color",
+            &var_file,
+        ];
+        self.run(Some(name), &apply, host_key, tick)?;
         let start = Instant::now();
         loop {
-            if let Some(outputs) = self.outputs(name).map_err(undo)? {
+            if let Some(outputs) = self.outputs(name)? {
                 return Ok(outputs);
             }
             if start.elapsed() >= timeout {
-                return Err(undo(BackendError::Timeout {
+                return Err(BackendError::Timeout {
                     name: name.to_string(),
                     what: "an address output (vm_ip or ansible_host)",
                     waited: start.elapsed(),
                     tail: format!("; the Terraform log is {}", self.log.display()),
-                }));
+                });
             }
             std::thread::sleep(Duration::from_secs(1));
-            self.run(
-                Some(name),
-                &[
-                    "apply",
-                    "-refresh-only",
-                    "-input=false",
-                    "-auto-approve",
-                    "-no-color",
-                    &var_file,
-                ],
-            )
-            .map_err(undo)?;
+            let refresh = [
+                "apply",
+                "-refresh-only",
+                "-input=false",
+                "-auto-approve",
+                "-no-color",
+                &var_file,
+            ];
+            self.run(Some(name), &refresh, host_key, tick)?;
         }
     }
 
-    /// The address outputs of workspace `name`, if the address is there yet.
+    /// The outputs of workspace `name`, once the address is there.
     fn outputs(&self, name: &str) -> Result<Option<Outputs>, BackendError> {
-        let out = self.run(Some(name), &["output", "-json", "-no-color"])?;
-        let json: serde_json::Value = serde_json::from_str(&out).unwrap_or_default();
+        let out = self.run(
+            Some(name),
+            &["output", "-json", "-no-color"],
+            &NO_HOST_KEY,
+            &|| {},
+        )?;
+        let json: serde_json::Value = serde_json::from_str(&out).map_err(|e| {
+            fail(format!(
+                "terraform output -json printed no JSON ({e}); the Terraform log is {}",
+                self.log.display()
+            ))
+        })?;
         let value = |key: &str| json.get(key).and_then(|o| o.get("value"));
         let text = |key: &str| {
             value(key).and_then(|v| match v {
@@ -319,28 +391,68 @@ impl Terraform {
             host,
             port: port.filter(|&p| p != 22),
             user: text("ansible_user"),
+            host_key: text("ssh_host_public_key"),
         }))
     }
 
     /// Destroys workspace `name`'s resources with the variables recorded at provision, then
     /// deletes the workspace and the variables. A workspace already gone is not an error.
     pub fn destroy(&self, name: &str) -> Result<Destroyed, BackendError> {
+        let vars_file = self.vars_file(name);
         if !self.workspaces()?.iter().any(|w| w == name) {
-            let _ = fs::remove_file(self.vars_file(name));
+            remove_vars(&vars_file)?;
             return Ok(Destroyed::default());
         }
-        let vars_file = self.vars_file(name);
         let mut args = vec!["destroy", "-input=false", "-auto-approve", "-no-color"];
         let var_file = format!("-var-file={}", vars_file.display());
         if vars_file.exists() {
             args.push(&var_file);
         }
-        self.run(Some(name), &args)?;
-        self.run(None, &["workspace", "delete", "-no-color", name])?;
-        let _ = fs::remove_file(&vars_file);
+        self.run(Some(name), &args, &NO_HOST_KEY, &|| {})?;
+        self.run(
+            None,
+            &["workspace", "delete", "-no-color", name],
+            &NO_HOST_KEY,
+            &|| {},
+        )?;
+        remove_vars(&vars_file)?;
         Ok(Destroyed {
-            domain: true,
+            existed: true,
             volumes: Vec::new(),
         })
+    }
+
+    /// The commands that remove what is left of `name` when vm could not.
+    pub fn cleanup(&self, name: &str) -> String {
+        format!(
+            "TF_WORKSPACE={name} {bin} -chdir={dir} destroy -var-file={vars} && {bin} -chdir={dir} workspace delete {name}",
+            bin = self.bin.display(),
+            dir = self.dir.display(),
+            vars = self.vars_file(name).display()
+        )
+    }
+}
+
+/// What a provision asks of the module.
+pub struct Request<'a> {
+    /// The VM (and workspace) name.
+    pub name: &'a str,
+    /// Memory in MiB.
+    pub memory_mib: u64,
+    /// vCPUs.
+    pub vcpus: u32,
+    /// Bound of the wait for the address output.
+    pub timeout: Duration,
+}
+
+/// Deletes a VM's recorded variables; gone already is fine.
+fn remove_vars(path: &Path) -> Result<(), BackendError> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(fail(format!(
+            "cannot delete {}: {e}; delete it yourself",
+            path.display()
+        ))),
     }
 }

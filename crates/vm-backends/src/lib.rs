@@ -1,0 +1,25 @@
+//! The backends of `vm`, one folder each, behind `vm::backend::Backend`. `open` is the only
+//! place that knows them all: a new backend is a new folder plus a line here.
+
+pub mod libvirt;
+pub mod terraform;
+
+use vm::backend::{Backend, BackendError, BackendKind, Target};
+use vm::settings::Settings;
+
+/// Opens the backend of `target` with the settings new VMs get.
+pub fn open(target: &Target, settings: &Settings) -> Result<Box<dyn Backend>, BackendError> {
+    Ok(match target.kind {
+        BackendKind::Libvirt => Box::new(
+            libvirt::Libvirt::connect(&target.connection)?.with_settings(settings.libvirt.clone()),
+        ),
+        BackendKind::Terraform => Box::new(
+            terraform::Terraform::new(
+                &settings.terraform.bin,
+                std::path::Path::new(&target.connection),
+                &settings.project.state_dir(),
+            )?
+            .with_vars(settings.terraform.vars.clone()),
+        ),
+    })
+}

@@ -1,0 +1,474 @@
+//! Flags, `vm.toml` and the environment, resolved once into typed settings the commands
+//! consume. Every default is defined here, once; no command merges a flag with the config.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::backend::{BackendKind, DomainType, KernelBoot, NetworkChoice, Target};
+use crate::cli::{Cli, ProvisionArgs};
+use crate::error::Error;
+use crate::fsutil;
+use crate::inventory::fragment;
+use crate::output::Reporter;
+use crate::project::{Project, Validate};
+
+/// Default `--lock-timeout`, seconds.
+pub const LOCK_TIMEOUT_SECS: u64 = 60;
+/// Default memory, MiB.
+pub const MEMORY_MIB: u64 = 4096;
+/// Default vCPUs.
+pub const VCPUS: u32 = 2;
+/// Default wait for address, SSH and cloud-init, seconds.
+pub const TIMEOUT_SECS: u64 = 300;
+/// Default cloud-init user.
+pub const USER: &str = "debian";
+/// Default storage pool.
+pub const POOL: &str = "default";
+/// Default libvirt network.
+pub const NETWORK: &str = "default";
+/// Default Terraform program.
+pub const TERRAFORM_BIN: &str = "terraform";
+/// Default kernel command line with `--kernel`: the usual root for images made by
+/// scripts/build-guest-image (a whole-disk ext4 on vda), with the console on the serial port
+/// we log.
+pub const CMDLINE: &str = "root=/dev/vda rw console=ttyS0";
+/// Memory range accepted, MiB (64 MiB to 4 TiB).
+pub const MEMORY_RANGE: std::ops::RangeInclusive<u64> = 64..=4 * 1024 * 1024;
+/// vCPU range accepted.
+pub const VCPU_RANGE: std::ops::RangeInclusive<u32> = 1..=1024;
+
+/// What every command gets: where the project is and how to behave.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The located project and its `vm.toml`.
+    pub project: Project,
+    /// Diagnostics on stderr.
+    pub reporter: Reporter,
+    /// `--json`: typed rows on stdout, nothing else.
+    pub json: bool,
+    /// How long to wait for the inventory lock.
+    pub lock_timeout: Duration,
+    /// How merges validate, unless a command's `--validate` says otherwise.
+    pub validate: Validate,
+    /// The configured `ansible-inventory` (vm.toml, else `VM_ANSIBLE_INVENTORY`).
+    pub ansible_inventory: Option<PathBuf>,
+    /// The backend new VMs go to.
+    pub backend: BackendKind,
+    /// libvirt settings (flags of `provision` included when it runs).
+    pub libvirt: LibvirtSettings,
+    /// Terraform settings.
+    pub terraform: TerraformSettings,
+}
+
+/// Where and how libvirt VMs are made.
+#[derive(Debug, Clone)]
+pub struct LibvirtSettings {
+    /// The URI: `--connect`, vm.toml, `LIBVIRT_DEFAULT_URI`, else `qemu:///system` for root and
+    /// `qemu:///session` for everyone else.
+    pub uri: String,
+    /// Whether the URI was named (flag or vm.toml) rather than defaulted.
+    pub uri_named: bool,
+    /// Base image: a volume of the pool or an absolute path.
+    pub image: Option<String>,
+    /// Disk size in bytes; the image's when `None`.
+    pub disk_bytes: Option<u64>,
+    /// Storage pool.
+    pub pool: String,
+    /// Network.
+    pub network: NetworkChoice,
+    /// `<domain type=…>`.
+    pub domain_type: DomainType,
+    /// Direct kernel boot.
+    pub kernel: Option<KernelBoot>,
+}
+
+/// Which Terraform module, run by which program.
+#[derive(Debug, Clone)]
+pub struct TerraformSettings {
+    /// The module folder, absolute.
+    pub dir: PathBuf,
+    /// The program (`terraform`, `tofu`, or a path).
+    pub bin: String,
+    /// `--tf-var`s.
+    pub vars: Vec<(String, String)>,
+}
+
+/// One VM to provision, validated.
+#[derive(Debug, Clone)]
+pub struct VmRequest {
+    /// VM name: host name, inventory name, fragment name.
+    pub name: String,
+    /// Memory in MiB.
+    pub memory_mib: u64,
+    /// Virtual CPUs.
+    pub vcpus: u32,
+    /// The user cloud-init creates; `None` lets the backend say (a Terraform output), else
+    /// [`USER`].
+    pub user: Option<String>,
+    /// The public key allowed to log in, validated, and the file it came from (`None`: none
+    /// given and none in `~/.ssh`; a backend that must install one refuses).
+    pub ssh_key: Option<(String, PathBuf)>,
+    /// Inventory groups: vm.toml's, then `--group`s, without repeats.
+    pub groups: Vec<String>,
+    /// `--var`s, kept as strings.
+    pub vars: Vec<(String, String)>,
+    /// Bound of every wait.
+    pub timeout: Duration,
+    /// Wait for SSH and cloud-init (`--no-wait` turns it off).
+    pub wait: bool,
+    /// Keep what was made when a step fails.
+    pub keep_on_failure: bool,
+    /// `--validate` of the merge.
+    pub validate: Validate,
+}
+
+impl Settings {
+    /// Resolves the global flags against `vm.toml` and the environment.
+    pub fn resolve(cli: &Cli) -> Result<Settings, Error> {
+        let project = Project::locate(cli.project.as_deref())?;
+        let config = &project.config;
+        let ansible_inventory = config
+            .ansible_inventory
+            .clone()
+            .or_else(|| std::env::var_os("VM_ANSIBLE_INVENTORY").map(PathBuf::from));
+        let named_uri = config.connect.clone();
+        let terraform_dir = config
+            .terraform_dir
+            .clone()
+            .unwrap_or_else(|| project.root.join("terraform"));
+        Ok(Settings {
+            reporter: Reporter::new(cli.quiet, cli.verbose),
+            json: cli.json,
+            lock_timeout: Duration::from_secs(
+                cli.lock_timeout
+                    .or(config.lock_timeout)
+                    .unwrap_or(LOCK_TIMEOUT_SECS),
+            ),
+            validate: config.validate.unwrap_or(Validate::Auto),
+            ansible_inventory,
+            backend: config.backend.unwrap_or(BackendKind::Libvirt),
+            libvirt: LibvirtSettings {
+                uri_named: named_uri.is_some(),
+                uri: default_uri(named_uri.as_deref()),
+                image: config.image.clone(),
+                disk_bytes: config
+                    .disk
+                    .as_deref()
+                    .map(parse_size)
+                    .transpose()
+                    .map_err(|e| Error::Usage(format!("{e} (disk in vm.toml)")))?,
+                pool: config.pool.clone().unwrap_or_else(|| POOL.into()),
+                network: network(config.network.as_deref().unwrap_or(NETWORK))?,
+                domain_type: config.domain_type.unwrap_or(DomainType::Auto),
+                kernel: config.kernel.clone().map(|kernel| KernelBoot {
+                    kernel,
+                    initrd: config.initrd.clone(),
+                    cmdline: Some(config.cmdline.clone().unwrap_or_else(|| CMDLINE.into())),
+                }),
+            },
+            terraform: TerraformSettings {
+                dir: absolute(&project.root, &terraform_dir),
+                bin: config
+                    .terraform_bin
+                    .clone()
+                    .unwrap_or_else(|| TERRAFORM_BIN.into()),
+                vars: Vec::new(),
+            },
+            project,
+        })
+    }
+
+    /// `--connect URI` of destroy and list: a named URI overrides the configured one.
+    pub fn with_connect(mut self, connect: Option<&str>) -> Settings {
+        if let Some(uri) = connect {
+            self.libvirt.uri = uri.to_string();
+            self.libvirt.uri_named = true;
+        }
+        self
+    }
+
+    /// The validation a command runs: its `--validate`, else vm.toml's, else `auto`.
+    pub fn validate(&self, flag: Option<Validate>) -> Validate {
+        flag.unwrap_or(self.validate)
+    }
+
+    /// The `ansible-inventory` to run for `mode`, or `None` for the internal check only.
+    pub fn ansible_program(&self, mode: Validate) -> Option<PathBuf> {
+        let configured = self.ansible_inventory.clone();
+        match mode {
+            Validate::Internal => None,
+            Validate::Auto => configured.or_else(|| fsutil::find_program("ansible-inventory")),
+            Validate::Ansible => Some(configured.unwrap_or_else(|| "ansible-inventory".into())),
+        }
+    }
+
+    /// Where new VMs go: the configured backend with its connection.
+    pub fn default_target(&self) -> Target {
+        self.target(self.backend)
+    }
+
+    /// `kind` with the connection these settings give it.
+    pub fn target(&self, kind: BackendKind) -> Target {
+        let connection = match kind {
+            BackendKind::Libvirt => self.libvirt.uri.clone(),
+            BackendKind::Terraform => self.terraform.dir.display().to_string(),
+        };
+        Target { kind, connection }
+    }
+
+    /// The targets this project names: the configured backend (when a libvirt URI was named or
+    /// Terraform is chosen) — never an implicit `qemu:///session`, whose mere connection would
+    /// start a libvirt daemon for a user who never asked for one.
+    pub fn named_targets(&self) -> Vec<Target> {
+        let mut targets = Vec::new();
+        if self.libvirt.uri_named {
+            targets.push(self.target(BackendKind::Libvirt));
+        }
+        if self.backend == BackendKind::Terraform {
+            targets.push(self.target(BackendKind::Terraform));
+        }
+        targets
+    }
+
+    /// Applies `vm provision`'s flags; returns the VM to make.
+    pub fn provision(&mut self, args: &ProvisionArgs) -> Result<VmRequest, Error> {
+        let config = self.project.config.clone();
+        let name = args.name.clone();
+        fragment::validate_name(&name)?;
+        let memory_mib = args.memory_mib.or(config.memory).unwrap_or(MEMORY_MIB);
+        if !MEMORY_RANGE.contains(&memory_mib) {
+            return Err(Error::Usage(format!(
+                "memory {memory_mib} MiB is out of range; give 64 MiB to 4 TiB, e.g. `vm provision {name} 4096 2`"
+            )));
+        }
+        let vcpus = args.vcpus.or(config.vcpus).unwrap_or(VCPUS);
+        if !VCPU_RANGE.contains(&vcpus) {
+            return Err(Error::Usage(format!(
+                "{vcpus} vCPUs is out of range; give 1 to 1024"
+            )));
+        }
+        if let Some(backend) = args.backend {
+            self.backend = backend;
+        }
+        let user = args.user.clone().or(config.user.clone());
+        if let Some(user) = &user {
+            validate_user(user)?;
+        }
+        let mut groups = config.groups.clone();
+        groups.extend(args.groups.iter().cloned());
+        let (groups, vars) = fragment::host_settings(&name, groups, &args.vars)?;
+        if vars.iter().any(|(k, _)| k == "ansible_ssh_common_args") {
+            return Err(Error::Usage(
+                "ansible_ssh_common_args is set by vm (it points ssh at the VM's verified host \
+                 key); use ansible_ssh_extra_args for your own options"
+                    .into(),
+            ));
+        }
+        let ssh_key = crate::guest::read_public_key(args.ssh_key.clone().or(config.ssh_key))?;
+
+        let libvirt = &mut self.libvirt;
+        if let Some(uri) = &args.connect {
+            libvirt.uri = uri.clone();
+            libvirt.uri_named = true;
+        }
+        if let Some(image) = &args.image {
+            libvirt.image = Some(image.clone());
+        }
+        if let Some(disk) = &args.disk {
+            libvirt.disk_bytes = Some(parse_size(disk).map_err(Error::Usage)?);
+        }
+        if let Some(pool) = &args.pool {
+            libvirt.pool = pool.clone();
+        }
+        if let Some(network_name) = &args.network {
+            libvirt.network = network(network_name)?;
+        }
+        if let Some(domain_type) = args.domain_type {
+            libvirt.domain_type = domain_type;
+        }
+        if let Some(kernel) = &args.kernel {
+            libvirt.kernel = Some(KernelBoot {
+                kernel: kernel.clone(),
+                initrd: args.initrd.clone(),
+                cmdline: Some(args.cmdline.clone().unwrap_or_else(|| CMDLINE.into())),
+            });
+        }
+        let terraform = &mut self.terraform;
+        if let Some(dir) = &args.terraform_dir {
+            terraform.dir = absolute(&std::env::current_dir().unwrap_or_default(), dir);
+        }
+        if let Some(bin) = &args.terraform_bin {
+            terraform.bin = bin.clone();
+        }
+        terraform.vars = args
+            .tf_vars
+            .iter()
+            .map(|v| parse_tf_var(v))
+            .collect::<Result<_, _>>()?;
+        if self.backend == BackendKind::Libvirt && self.libvirt.image.is_none() {
+            return Err(Error::Usage(
+                "no base image: pass --image VOLUME (a volume of the pool, or an absolute path), \
+                 or set image in vm.toml"
+                    .into(),
+            ));
+        }
+        Ok(VmRequest {
+            name,
+            memory_mib,
+            vcpus,
+            user,
+            ssh_key,
+            groups,
+            vars,
+            timeout: Duration::from_secs(args.timeout.or(config.timeout).unwrap_or(TIMEOUT_SECS)),
+            wait: !args.no_wait,
+            keep_on_failure: args.keep_on_failure,
+            validate: self.validate(args.validate.validate),
+        })
+    }
+}
+
+/// `path` made absolute against `base` (a relative vm.toml path is relative to the project).
+fn absolute(base: &Path, path: &Path) -> PathBuf {
+    let joined = base.join(path);
+    std::path::absolute(&joined).unwrap_or(joined)
+}
+
+/// `--network NAME|user`.
+fn network(name: &str) -> Result<NetworkChoice, Error> {
+    match name {
+        "user" => Ok(NetworkChoice::User { port: 0 }),
+        other
+            if !other.is_empty() && !other.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(NetworkChoice::Named(other.to_string()))
+        }
+        other => Err(Error::Usage(format!(
+            "invalid network name {other:?}: give a libvirt network (`virsh net-list --all`) or user"
+        ))),
+    }
+}
+
+/// `--tf-var NAME=VALUE`; `vm_name`, `memory`, `vcpus` and the host key are vm's own.
+fn parse_tf_var(text: &str) -> Result<(String, String), Error> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !crate::backend::TERRAFORM_INPUTS.contains(&k) => {
+            Ok((k.to_string(), v.to_string()))
+        }
+        _ => Err(Error::Usage(format!(
+            "invalid --tf-var {text:?}: give NAME=VALUE ({} are set by vm)",
+            crate::backend::TERRAFORM_INPUTS.join(", ")
+        ))),
+    }
+}
+
+/// The URI to use: named, else `LIBVIRT_DEFAULT_URI`, else `qemu:///system` for root and
+/// `qemu:///session` for everyone else.
+pub fn default_uri(named: Option<&str>) -> String {
+    if let Some(uri) = named {
+        return uri.to_string();
+    }
+    if let Some(uri) = std::env::var("LIBVIRT_DEFAULT_URI")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        return uri;
+    }
+    if is_root() {
+        "qemu:///system".to_string()
+    } else {
+        "qemu:///session".to_string()
+    }
+}
+
+fn is_root() -> bool {
+    unsafe extern "C" {
+        fn geteuid() -> u32;
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { geteuid() == 0 }
+}
+
+/// A POSIX-ish user name cloud-init will accept.
+pub fn validate_user(user: &str) -> Result<(), Error> {
+    let mut chars = user.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && user.len() <= 32
+        && user != "root";
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid user {user:?}: use 1 to 32 lower-case letters, digits, '_' or '-', starting \
+             with a letter, and not root"
+        )))
+    }
+}
+
+/// `20G`, `512M`, `1T`, `1048576` (bytes) → bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("invalid size {text:?}: give a number with K, M, G or T, e.g. 20G");
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, ""),
+    };
+    let number: u64 = digits.parse().map_err(|_| bad())?;
+    let shift = match unit
+        .trim_end_matches(['i', 'B'])
+        .to_ascii_uppercase()
+        .as_str()
+    {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(bad()),
+    };
+    let bytes = number
+        .checked_shl(shift)
+        .filter(|b| b >> shift == number)
+        .ok_or_else(bad)?;
+    if bytes == 0 {
+        return Err(bad());
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units_and_refuse_nonsense() {
+        assert_eq!(parse_size("20G"), Ok(20 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for bad in ["", "0", "G", "1X", "-1G", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn user_names_follow_the_useradd_rules() {
+        assert!(validate_user("debian").is_ok() && validate_user("_x-1").is_ok());
+        for bad in ["", "Root", "root", "a b", "1a", "a:b", &"a".repeat(33)] {
+            assert!(validate_user(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn tf_vars_refuse_the_inputs_vm_sets() {
+        assert_eq!(
+            parse_tf_var("region=a=b").unwrap(),
+            ("region".into(), "a=b".into())
+        );
+        for bad in ["vm_name=x", "memory=1", "ssh_host_key=x", "=x", "novalue"] {
+            assert!(parse_tf_var(bad).is_err(), "{bad}");
+        }
+    }
+}
