@@ -80,6 +80,15 @@ impl Target {
         })
     }
 
+    /// The same target reached through `uri` instead, when `--connect URI` names one and the
+    /// target is a libvirt connection (other backends have no URI to override).
+    pub fn reconnected(mut self, uri: Option<&str>) -> Target {
+        if let (Some(uri), BackendKind::Libvirt) = (uri, self.kind) {
+            self.connection = uri.to_string();
+        }
+        self
+    }
+
     /// The marker fragments of this target's VMs carry.
     pub fn marker(&self) -> Result<Marker, Error> {
         Ok(Marker::new(self.kind.as_str(), &self.connection)?)

@@ -230,6 +230,14 @@ impl Settings {
         targets
     }
 
+    /// The targets `vm list` looks at besides those fragments name: the default libvirt
+    /// connection (as `virsh list` would) and the named ones.
+    pub fn listed_targets(&self) -> Vec<Target> {
+        let mut targets = vec![self.target(BackendKind::Libvirt)];
+        targets.extend(self.named_targets());
+        targets
+    }
+
     /// Applies `vm provision`'s flags; returns the VM to make.
     pub fn provision(&mut self, args: &ProvisionArgs) -> Result<VmRequest, Error> {
         let config = self.project.config.clone();

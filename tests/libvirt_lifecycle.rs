@@ -91,10 +91,21 @@ fn provision_with_user_networking_runs_the_domain_and_destroy_removes_every_trac
     let key = setup().display().to_string();
     let _cleanup = Cleanup(vec!["lc-web".into()]);
     let project = Project::new();
-    project
-        .run(&provision_args("lc-web", &key))
+    let mut args = provision_args("lc-web", &key);
+    args.push("--json");
+    let provisioned = project.run(&args);
+    provisioned
         .success()
         .stderr_contains("provisioned lc-web at 127.0.0.1:");
+    // --json: one typed row on stdout, nothing else.
+    let row = provisioned.json();
+    assert_eq!(row["name"], "lc-web");
+    assert_eq!(row["backend"], "libvirt");
+    assert_eq!(row["connection"], URI);
+    assert_eq!(row["address"], "127.0.0.1");
+    assert_eq!(row["host_key"], "pinned");
+    assert_eq!(row["user"], "debian");
+    assert!(row["port"].as_u64().is_some() && row["seconds"].as_f64().is_some());
     assert_eq!(domain_state("lc-web").as_deref(), Some("running"));
     let merged = inventory(&project);
     let line = merged
@@ -137,6 +148,9 @@ fn provision_with_user_networking_runs_the_domain_and_destroy_removes_every_trac
     assert_eq!(row["state"], "running");
     assert_eq!(row["fragment"], "current");
     assert_eq!(row["address"], format!("127.0.0.1:{port}"));
+    assert_eq!(row["backend"], "libvirt");
+    assert_eq!(row["host_key"], "pinned");
+    assert_eq!(row["memory_mib"], 256);
     assert!(pool_volumes().contains(&"lc-web.qcow2".to_string()));
     // The seed holds the VM's private host key: readable by nobody else.
     use std::os::unix::fs::PermissionsExt;
@@ -144,7 +158,12 @@ fn provision_with_user_networking_runs_the_domain_and_destroy_removes_every_trac
     let mode = std::fs::metadata(&seed).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "{} is {mode:o}", seed.display());
 
-    project.run(&["destroy", "lc-web", "--yes"]).success();
+    let destroyed = project.run(&["--json", "destroy", "lc-web", "--yes"]);
+    destroyed.success();
+    let row = destroyed.json();
+    assert_eq!(row["existed"], true);
+    assert_eq!(row["fragment_removed"], true);
+    assert_eq!(row["volumes"].as_array().map(Vec::len), Some(2), "{row}");
     assert_eq!(domain_state("lc-web"), None);
     let volumes = pool_volumes();
     assert!(

@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use serde::Serialize;
 
 use super::Context;
-use crate::backend::{BackendKind, Target};
+use crate::backend::Target;
 use crate::cli::DestroyArgs;
 use crate::error::Error;
 use crate::guest::hostkey;
@@ -65,7 +65,7 @@ fn plan(
         .join(format!("{name}.ini"));
     let text = std::fs::read_to_string(&path).ok();
     let marker = text.as_deref().and_then(Marker::parse);
-    let mut target = match (&text, &marker) {
+    let target = match (&text, &marker) {
         (Some(_), None) => {
             return Err(Error::Failed(format!(
                 "{} was not written by vm, so vm will not delete it; delete it yourself if {name} is gone",
@@ -81,10 +81,7 @@ fn plan(
         })?,
         (None, None) => context.settings.default_target(),
     };
-    if let (Some(uri), BackendKind::Libvirt) = (connect, target.kind) {
-        target.connection = uri.to_string();
-    }
-    Ok((name.to_string(), target, marker))
+    Ok((name.to_string(), target.reconnected(connect), marker))
 }
 
 fn destroy_one(

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::Context;
-use crate::backend::{BackendKind, Backends, Target};
+use crate::backend::{Backends, Target};
 use crate::error::Error;
 use crate::guest::hostkey;
 use crate::inventory::check::{fragment_host, recorded_address};
@@ -40,8 +40,7 @@ pub struct ListRow {
 pub fn run(context: Context, connect: Option<&str>) -> Result<(), Error> {
     let settings = context.settings.clone().with_connect(connect);
     let fragments = merge::collect(&settings.project.fragment_dir()).unwrap_or_default();
-    let mut targets = vec![settings.target(BackendKind::Libvirt)];
-    targets.extend(settings.named_targets());
+    let mut targets = settings.listed_targets();
     for source in &fragments {
         if let Ok(Some(marker)) = read_marker(&source.path) {
             targets.extend(Target::from_marker(&marker));

@@ -59,7 +59,7 @@ pub enum GuestError {
     },
     /// The guest presented another host key than the one pinned.
     #[error(
-        "{name} presented a host key that is not the one vm pinned: {said}; nothing is trusted — destroy the VM (`vm destroy {name}`) and look for who answers at its address"
+        "{name} presented a host key that is not the one vm pinned: {said}\nnothing was trusted and the VM is removed (unless --keep-on-failure); find out who answers at its address before trying again"
     )]
     HostKeyMismatch {
         /// The VM.
