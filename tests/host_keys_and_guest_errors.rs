@@ -132,11 +132,12 @@ impl Drop for Guest {
     fn drop(&mut self) {
         for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("sshd-") && name.ends_with(".pid") {
-                if let Ok(pid) = std::fs::read_to_string(entry.path()) {
-                    // The sshd this test started; gone already is fine.
-                    let _ = Command::new("kill").arg(pid.trim()).status();
-                }
+            if name.starts_with("sshd-")
+                && name.ends_with(".pid")
+                && let Ok(pid) = std::fs::read_to_string(entry.path())
+            {
+                // The sshd this test started; gone already is fine.
+                let _ = Command::new("kill").arg(pid.trim()).status();
             }
         }
     }
