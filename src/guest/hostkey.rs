@@ -76,7 +76,13 @@ pub fn generate(comment: &str) -> Result<HostKey, HostKeyError> {
             .join(" ");
         Ok(HostKey { private, public })
     })();
-    let _ = fs::remove_dir_all(&dir);
+    // The folder holds the private key: one left behind must be known.
+    if let Err(e) = fs::remove_dir_all(&dir) {
+        return Err(HostKeyError::Keygen(format!(
+            "cannot remove {} (it holds a private key): {e}; delete it",
+            dir.display()
+        )));
+    }
     result.map_err(HostKeyError::Keygen)
 }
 

@@ -250,7 +250,8 @@ impl Libvirt {
             volumes: Vec::new(),
         };
         // The serial console log is ours, and libvirt never deletes its own log of the domain
-        // either; both can only be removed when they are on this machine.
+        // either; both can only be removed when they are on this machine. A log that is
+        // already gone (or was never written) is no reason to fail the destroy.
         if is_local(&self.uri) {
             if let Some(log) = doc.console_log {
                 let _ = std::fs::remove_file(log);
