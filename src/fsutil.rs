@@ -28,11 +28,16 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// temp file in the same folder created with `mode`, fsync, rename, fsync of the folder (so the
 /// rename survives a crash). The temp file is removed on failure.
 pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    replace_checked(path, bytes, mode, |_| Ok::<(), std::convert::Infallible>(()))
-        .map_err(|e| match e {
-            Replace::Io(e) => e,
-            Replace::Refused(never) => match never {},
-        })
+    replace_checked(
+        path,
+        bytes,
+        mode,
+        |_| Ok::<(), std::convert::Infallible>(()),
+    )
+    .map_err(|e| match e {
+        Replace::Io(e) => e,
+        Replace::Refused(never) => match never {},
+    })
 }
 
 /// [`replace`], with `check` shown the complete, synced temp file before the rename; when it
@@ -107,7 +112,10 @@ mod tests {
         replace(&file, b"one", 0o600).unwrap();
         replace(&file, b"two", 0o600).unwrap();
         assert_eq!(fs::read(&file).unwrap(), b"two");
-        assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(names.len(), 1, "{names:?}");
     }
