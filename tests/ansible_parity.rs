@@ -2,9 +2,11 @@
 //!
 //! Each case is `tests/corpus/<case>/inventory.d/` (a fragment set), an `about` line, and for a
 //! set Ansible must refuse, `refused-at` naming the bad fragment and line (`sub/x.ini:3`; Ansible
-//! itself does not print the line). Ansible is asked once about every case's directory; then:
-//! - refused sets: `vm inventory merge` exits 3, names `path:line`, carries Ansible's message and
-//!   leaves the previous `inventory.ini` byte-identical;
+//! itself does not print the line; a refusal of a whole file, such as an ansible-vault encrypted
+//! one, names only the file). Ansible is asked once about every case's directory; then:
+//! - refused sets: `vm inventory merge` exits 3, names `path:line`, carries Ansible's message (or
+//!   the case's `vm-says`, where Ansible's depends on its configuration) and leaves the previous
+//!   `inventory.ini` byte-identical;
 //! - accepted sets: the PARITY INVARIANT, Ansible's view of the merged `inventory.ini` equals its
 //!   view of the directory, and `vm inventory list --ansible-json` prints that same JSON.
 //!
@@ -32,6 +34,10 @@ struct Case {
     /// `relative/path.ini:LINE` when Ansible accepts the set but `vm` deliberately refuses it
     /// (README: "Where vm is stricter than Ansible").
     vm_refuses_at: Option<String>,
+    /// What `vm` says instead of Ansible's message, where Ansible's depends on its configuration
+    /// (an ansible-vault encrypted fragment: without a vault password Ansible cannot decrypt it;
+    /// with one it would, and `vm` refuses it either way).
+    vm_says: Option<String>,
 }
 
 /// Every corpus case with Ansible's answer about its `inventory.d`, asked once per test binary.
@@ -53,6 +59,9 @@ fn corpus() -> &'static [(Case, Answer)] {
                     .ok()
                     .map(|s| s.trim().to_string()),
                 vm_refuses_at: fs::read_to_string(dir.join("vm-refuses-at"))
+                    .ok()
+                    .map(|s| s.trim().to_string()),
+                vm_says: fs::read_to_string(dir.join("vm-says"))
                     .ok()
                     .map(|s| s.trim().to_string()),
             })
@@ -261,14 +270,15 @@ fn refusals_carry_ansibles_own_message() {
             );
             continue;
         };
+        let (whose, message) = match &case.vm_says {
+            Some(says) => ("vm-says", says.clone()),
+            None => ("Ansible's message", cause),
+        };
         let run = Project::with_inventory_d(&case.inventory_d).run(MERGE);
-        if !run.stderr.contains(&cause) {
+        if !run.stderr.contains(&message) {
             failures.add(
                 &case.name,
-                format!(
-                    "stderr lacks Ansible's message {cause:?}\n{}",
-                    run.describe()
-                ),
+                format!("stderr lacks {whose} {message:?}\n{}", run.describe()),
             );
         }
     }

@@ -401,6 +401,60 @@ fn merge_refuses_a_non_utf8_fragment_with_exit_3_naming_it() {
     );
 }
 
+/// A fragment encrypted with `ansible-vault encrypt` (format 1.1), from the corpus, where
+/// `tests/ansible_parity.rs` proves the real ansible-core refuses a folder holding it.
+fn vault_encrypted_fragment() -> Vec<u8> {
+    let path = common::corpus_dir().join("err-vault-encrypted-fragment/inventory.d/secret.ini");
+    fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+const VAULT_REFUSAL: &str = "ansible-vault encrypted fragments cannot be merged; put secrets in \
+     vault-encrypted group_vars/ or host_vars/ files (or `!vault` values there) and keep the \
+     fragment plain";
+
+#[test]
+fn merge_refuses_an_ansible_vault_encrypted_fragment_with_exit_3_naming_it_and_where_secrets_go() {
+    let project = merged_project().fragment_bytes("secret.ini", &vault_encrypted_fragment());
+    assert_refused(
+        &project,
+        &["inventory", "merge"],
+        3,
+        &[
+            &format!("inventory.d/secret.ini: {VAULT_REFUSAL}"),
+            "inventory.ini left unchanged",
+        ],
+    );
+}
+
+#[test]
+fn check_reports_an_ansible_vault_encrypted_fragment_as_invalid() {
+    let project = merged_project().fragment_bytes("secret.ini", &vault_encrypted_fragment());
+    let before = snapshot(project.root());
+    let run = project.run(&["inventory", "check"]);
+    run.code(4).stdout_contains(&format!(
+        "invalid: {}: {VAULT_REFUSAL}",
+        project.inventory_d().join("secret.ini").display()
+    ));
+    let json = project.run(&["--json", "inventory", "check"]);
+    let problems = json.code(4).json()["problems"].clone();
+    assert_eq!(
+        problems,
+        serde_json::json!([{
+            "kind": "invalid",
+            "path": project.inventory_d().join("secret.ini"),
+            "line": null,
+            "message": VAULT_REFUSAL,
+        }]),
+        "{}",
+        json.describe()
+    );
+    assert_eq!(
+        snapshot(project.root()),
+        before,
+        "check changed the project"
+    );
+}
+
 #[test]
 fn merge_without_an_ansible_folder_exits_1_says_what_to_do_and_creates_nothing() {
     let project = Project::new();

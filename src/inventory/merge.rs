@@ -198,6 +198,9 @@ pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
             Ok(bytes) => bytes,
             Err(e) => return errors.push(fail(None, format!("cannot read: {e}"))),
         };
+        if is_vault_encrypted(bytes) {
+            return errors.push(fail(None, VAULT_REFUSAL.to_string()));
+        }
         let text = match decode(bytes) {
             Ok(text) => text,
             Err(line) => {
@@ -234,6 +237,28 @@ pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
     } else {
         Err(errors)
     }
+}
+
+/// Why a vault-encrypted fragment is refused, and where its secrets go instead.
+pub const VAULT_REFUSAL: &str = "ansible-vault encrypted fragments cannot be merged; put secrets \
+     in vault-encrypted group_vars/ or host_vars/ files (or `!vault` values there) and keep the \
+     fragment plain";
+
+/// Whether Ansible would take a fragment for ansible-vault data and try to decrypt it instead of
+/// parsing it. Without the vault password it then refuses the whole folder; with it, the merged
+/// `inventory.ini` (plain, written for everyone to read) would hold the secrets in clear. Either
+/// way the merge refuses it.
+///
+/// ansible-core 2.19's exact rule: the INI plugin reads a source through
+/// `DataLoader._get_file_contents`, whose `_decrypt_if_vault_data` asks
+/// `ansible.parsing.vault.is_encrypted(whole file)`: the whole file must decode as strict ASCII
+/// (one byte >= 0x80 anywhere, even in a comment, and it is not vault data), and its bytes must
+/// start with `$ANSIBLE_VAULT`, case-sensitive, at byte 0: a BOM (not ASCII), a space or a blank
+/// line before it make it a plain fragment, and nothing after the marker is checked (a bare
+/// `$ANSIBLE_VAULTxyz` is "vaulted", and fails to decrypt). `tests/corpus/*vault*` pins each of
+/// these against the real ansible-core.
+pub fn is_vault_encrypted(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"$ANSIBLE_VAULT") && bytes.is_ascii()
 }
 
 /// Decodes a fragment as Ansible does, minus what cannot be written back: bytes that are not
@@ -477,4 +502,41 @@ pub fn merge(
         })
     })?;
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_data_is_what_ansible_would_try_to_decrypt() {
+        let vaulted: [&[u8]; 4] = [
+            b"$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+            b"$ANSIBLE_VAULT;1.2;AES256;prod\r\n6162\r\n",
+            b"$ANSIBLE_VAULT",
+            b"$ANSIBLE_VAULTnot-an-envelope\n[web]\nweb-1\n",
+        ];
+        for bytes in vaulted {
+            assert!(
+                is_vault_encrypted(bytes),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        let plain: [&[u8]; 6] = [
+            b"\xef\xbb\xbf$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+            b" $ANSIBLE_VAULT;1.1;AES256\n6162\n",
+            b"\n$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+            b"$ansible_vault;1.1;AES256\n6162\n",
+            b"$ANSIBLE_VAULT;1.1;AES256\n6162\n# caf\xc3\xa9\n",
+            b"[web]\n$ANSIBLE_VAULT;1.1;AES256\n",
+        ];
+        for bytes in plain {
+            assert!(
+                !is_vault_encrypted(bytes),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
 }
