@@ -202,11 +202,7 @@ fn merge_refuses_every_fragment_set_ansible_refuses_and_keeps_the_old_inventory(
         if after != PREVIOUS_INVENTORY {
             problems.push(format!("inventory.ini changed\n{}", shown(&after)));
         }
-        let leftovers: Vec<String> = fs::read_dir(project.root().join("ansible"))
-            .expect("read ansible/")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|name| name.contains(".tmp") || name.starts_with(".inventory.ini"))
-            .collect();
+        let leftovers = project.temp_files();
         if !leftovers.is_empty() {
             problems.push(format!("temporary files left behind: {leftovers:?}"));
         }

@@ -12,49 +12,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use common::tree::{Entry, changed};
 use common::{Project, Run, vm_bin};
-
-/// What a path in the project is: a file's bytes (or why it could not be read), a folder, or a
-/// symlink's target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Entry {
-    File(Result<Vec<u8>, String>),
-    Dir,
-    Link(PathBuf),
-}
-
-/// Every path under the project, except the lock file, whose text is only a hint about the last
-/// holder and is rewritten by every command that takes the lock.
-fn snapshot(root: &Path) -> BTreeMap<String, Entry> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Entry>) {
-        for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
-            let path = entry.expect("folder entry").path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if rel == "ansible/.inventory.lock" {
-                continue;
-            }
-            let meta = fs::symlink_metadata(&path).expect("stat");
-            if meta.file_type().is_symlink() {
-                out.insert(rel, Entry::Link(fs::read_link(&path).unwrap()));
-            } else if meta.is_dir() {
-                out.insert(rel, Entry::Dir);
-                walk(root, &path, out);
-            } else {
-                out.insert(rel, Entry::File(fs::read(&path).map_err(|e| e.to_string())));
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
 
 /// A project with one host added and merged, so `inventory.ini` and the lock file exist.
 fn merged_project() -> Project {
@@ -69,7 +31,7 @@ fn merged_project() -> Project {
 /// Runs `args`, expects exit `code` and every word of `words` in stderr (case-insensitive), and
 /// proves the project did not change.
 fn assert_refused(project: &Project, args: &[&str], code: i32, words: &[&str]) -> Run {
-    let before = snapshot(project.root());
+    let before = project.snapshot();
     let run = project.run(args);
     assert_refused_run(project, &before, &run, code, words);
     run
@@ -83,15 +45,11 @@ fn assert_refused_run(
     words: &[&str],
 ) {
     run.code(code);
-    let after = snapshot(project.root());
+    let after = project.snapshot();
     if after != *before {
-        let changed: Vec<&String> = before
-            .keys()
-            .chain(after.keys())
-            .filter(|k| before.get(*k) != after.get(*k))
-            .collect();
         panic!(
-            "a refused command changed the project: {changed:?}\n{}",
+            "a refused command changed the project: {:?}\n{}",
+            changed(before, &after),
             run.describe()
         );
     }
@@ -369,7 +327,7 @@ fn merge_refuses_a_fragment_without_read_permission_and_names_it() {
     } else {
         &[]
     };
-    let before = snapshot(project.root());
+    let before = project.snapshot();
     let run = run_wrapped(&project, wrapper, &["inventory", "merge"]);
     assert_refused_run(
         &project,
@@ -429,7 +387,7 @@ fn merge_refuses_an_ansible_vault_encrypted_fragment_with_exit_3_naming_it_and_w
 #[test]
 fn check_reports_an_ansible_vault_encrypted_fragment_as_invalid() {
     let project = merged_project().fragment_bytes("secret.ini", &vault_encrypted_fragment());
-    let before = snapshot(project.root());
+    let before = project.snapshot();
     let run = project.run(&["inventory", "check"]);
     run.code(4).stdout_contains(&format!(
         "invalid: {}: {VAULT_REFUSAL}",
@@ -448,11 +406,7 @@ fn check_reports_an_ansible_vault_encrypted_fragment_as_invalid() {
         "{}",
         json.describe()
     );
-    assert_eq!(
-        snapshot(project.root()),
-        before,
-        "check changed the project"
-    );
+    assert_eq!(project.snapshot(), before, "check changed the project");
 }
 
 #[test]

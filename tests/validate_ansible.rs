@@ -28,14 +28,6 @@ fn refusing_ansible(project: &Project) -> String {
     path.display().to_string()
 }
 
-fn leftovers(project: &Project) -> Vec<String> {
-    fs::read_dir(project.root().join("ansible"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp"))
-        .collect()
-}
-
 #[test]
 fn merge_with_validate_ansible_passes_when_ansible_reads_what_vm_read() {
     let real = ansible_bin().join("ansible-inventory");
@@ -68,7 +60,7 @@ fn auto_validation_uses_the_configured_ansible_and_keeps_the_old_inventory_when_
         project.read("ansible/inventory.ini").unwrap(),
         OLD.as_bytes()
     );
-    assert_eq!(leftovers(&project), Vec::<String>::new());
+    assert_eq!(project.temp_files(), Vec::<String>::new());
 }
 
 #[test]

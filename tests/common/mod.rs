@@ -1,6 +1,6 @@
-//! Shared test support: a project builder that drives the real `vm` binary, and the
-//! Ansible oracle (`tests/oracle/ansible_oracle.py`) that answers what real ansible-core makes
-//! of an inventory.
+//! Shared test support: a project builder that drives the real `vm` binary, the Ansible oracle
+//! (`tests/oracle/ansible_oracle.py`) that answers what real ansible-core makes of an inventory,
+//! the seedable random generator (`rng`) and snapshots of what is on disk (`tree`).
 //!
 //! ```ignore
 //! let project = Project::new().fragment("web.ini", "[web]\nweb-1\n");
@@ -11,6 +11,8 @@
 #![allow(dead_code)]
 
 pub mod libvirt;
+pub mod rng;
+pub mod tree;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
