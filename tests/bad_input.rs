@@ -4,15 +4,17 @@
 //!
 //! Tests run as root in CI, where `chmod 000` does not stop reads: the unreadable-fragment test
 //! then runs `vm` without the capabilities that bypass file permissions (`setpriv`), and a
-//! dangling symlink and a symlink loop stand in as fragments no one can read. The read-only
-//! folder is made with `chattr +i` (or a read-only bind mount), both of which also bind root.
+//! dangling symlink and a symlink loop stand in as fragments no one can read. A read-only folder
+//! is `chmod a-w` where that binds, else `chattr +i`, else a read-only bind mount (both of which
+//! also bind root), proven by a file that cannot be created. None of them passes without
+//! testing: where no way works, the test fails and says why.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::tree::{Entry, changed};
@@ -303,27 +305,37 @@ fn merge_refuses_a_fragment_without_read_permission_and_names_it() {
     let project = merged_project().fragment("secret.ini", "[db]\ndb-1\n");
     let path = project.inventory_d().join("secret.ini");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
-    // As root, permissions do not stop reads; run vm without the capabilities that bypass them.
+    // As root (CI), permissions do not stop reads: vm runs without the capabilities that bypass
+    // them. Where even that cannot make the file unreadable, the test fails: it cannot test.
+    const WITHOUT_DAC: &[&str] = &[
+        "setpriv",
+        "--bounding-set",
+        "-dac_override,-dac_read_search",
+    ];
     let wrapper: &[&str] = if fs::read(&path).is_ok() {
-        let probe = Command::new("setpriv")
-            .args(["--bounding-set", "-dac_override,-dac_read_search", "cat"])
+        let probe = Command::new(WITHOUT_DAC[0])
+            .args(&WITHOUT_DAC[1..])
+            .arg("cat")
             .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if !matches!(probe, Ok(status) if !status.success()) {
-            eprintln!(
-                "SKIPPED merge_refuses_a_fragment_without_read_permission_and_names_it: running \
-                 as root and `setpriv` cannot drop CAP_DAC_OVERRIDE here, so chmod 000 does not \
-                 stop reads (the symlink tests cover unreadable fragments)"
-            );
-            return;
-        }
-        &[
-            "setpriv",
-            "--bounding-set",
-            "-dac_override,-dac_read_search",
-        ]
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "running as root, where chmod 000 does not stop reads, this test runs vm \
+                     under `setpriv` (util-linux) without CAP_DAC_OVERRIDE, but setpriv cannot \
+                     be started: {e}"
+                )
+            });
+        let stderr = String::from_utf8_lossy(&probe.stderr);
+        assert!(
+            !probe.status.success() && stderr.contains("Permission denied"),
+            "running as root, where chmod 000 does not stop reads, this test needs `{} cat` to \
+             be refused a chmod 000 file, but it exited {:?} saying {stderr:?}: no way to make a \
+             fragment unreadable here",
+            WITHOUT_DAC.join(" "),
+            probe.status.code()
+        );
+        WITHOUT_DAC
     } else {
         &[]
     };
@@ -434,88 +446,130 @@ fn add_without_an_ansible_folder_creates_it_and_merges() {
     assert!(merged.contains("web-1 ansible_host=10.0.0.1"), "{merged}");
 }
 
-/// Makes folders read-only even for root, until dropped: `chattr +i`, else a read-only bind
-/// mount. `None` (with the reason printed) when neither works here.
+/// Makes folders read-only until dropped, and proves it by failing to create a file in each:
+/// `chmod a-w` where that binds (not root), else `chattr +i`, else a read-only bind mount (both
+/// of which also bind root, as CI runs).
 struct ReadOnly {
     undo: Vec<Vec<String>>,
 }
 
 impl ReadOnly {
+    /// The folders made read-only, or every way tried and why it did not work.
     fn make(dirs: &[PathBuf]) -> Result<ReadOnly, String> {
-        let run = |args: &[&str]| {
-            Command::new(args[0])
-                .args(&args[1..])
-                .stderr(Stdio::piped())
-                .output()
-                .map_err(|e| format!("{}: {e}", args[0]))
-                .and_then(|o| {
-                    if o.status.success() {
-                        Ok(())
-                    } else {
-                        Err(format!(
-                            "`{}` failed: {}",
-                            args.join(" "),
-                            String::from_utf8_lossy(&o.stderr).trim()
-                        ))
-                    }
-                })
+        let paths: Vec<&str> = dirs
+            .iter()
+            .map(|d| d.to_str().expect("UTF-8 path"))
+            .collect();
+        let each = |make: &[&'static str], undo: &[&'static str]| -> Vec<Step> {
+            paths
+                .iter()
+                .map(|dir| Step::new([make, &[dir]].concat(), Some([undo, &[dir]].concat())))
+                .collect()
         };
-        let mut guard = ReadOnly { undo: Vec::new() };
-        let mut chattr_error = None;
-        for dir in dirs {
-            let dir = dir.to_str().expect("UTF-8 path");
-            match run(&["chattr", "+i", dir]) {
-                Ok(()) => guard
-                    .undo
-                    .push(vec!["chattr".into(), "-i".into(), dir.into()]),
-                Err(e) => {
-                    chattr_error = Some(e);
-                    break;
-                }
+        let ways = [
+            each(&["chmod", "a-w"], &["chmod", "u+w"]),
+            each(&["chattr", "+i"], &["chattr", "-i"]),
+            // Only the outermost folder is bind-mounted: the mount covers what is inside it.
+            vec![
+                Step::new(
+                    vec!["mount", "--bind", paths[0], paths[0]],
+                    Some(vec!["umount", paths[0]]),
+                ),
+                Step::new(vec!["mount", "-o", "remount,bind,ro", paths[0]], None),
+            ],
+        ];
+        let mut tried = Vec::new();
+        for steps in ways {
+            // Dropped, the guard undoes what was done when this way fails.
+            let mut guard = ReadOnly { undo: Vec::new() };
+            let made = steps.iter().try_for_each(|step| {
+                run_command(&step.make)?;
+                guard.undo.extend(step.undo.clone());
+                Ok(())
+            });
+            match made.and_then(|()| dirs.iter().try_for_each(|dir| refuses_new_files(dir))) {
+                Ok(()) => return Ok(guard),
+                Err(why) => tried.push(format!("{}: {why}", steps[0].make[0])),
             }
         }
-        let Some(chattr_error) = chattr_error else {
-            return Ok(guard);
-        };
-        drop(guard);
-        // Only the outermost folder is bind-mounted: the mount covers what is inside it.
-        let dir = dirs[0].to_str().expect("UTF-8 path");
-        run(&["mount", "--bind", dir, dir]).map_err(|e| format!("{chattr_error}; {e}"))?;
-        let guard = ReadOnly {
-            undo: vec![vec!["umount".into(), dir.into()]],
-        };
-        run(&["mount", "-o", "remount,bind,ro", dir])
-            .map_err(|e| format!("{chattr_error}; {e}"))?;
-        Ok(guard)
+        Err(tried.join("; "))
+    }
+}
+
+/// One command of a way to make folders read-only, and the command that undoes it.
+struct Step {
+    make: Vec<String>,
+    undo: Option<Vec<String>>,
+}
+
+impl Step {
+    fn new(make: Vec<&str>, undo: Option<Vec<&str>>) -> Step {
+        let owned = |args: Vec<&str>| args.into_iter().map(str::to_string).collect();
+        Step {
+            make: owned(make),
+            undo: undo.map(owned),
+        }
+    }
+}
+
+/// `Ok` when no file can be created in `dir`.
+fn refuses_new_files(dir: &Path) -> Result<(), String> {
+    let probe = dir.join(".read-only-probe");
+    match fs::write(&probe, "") {
+        Ok(()) => {
+            fs::remove_file(&probe).expect("remove the probe file");
+            Err(format!("{} still takes new files", dir.display()))
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// Runs a command; `Err` says what failed.
+fn run_command(args: &[String]) -> Result<(), String> {
+    let output = Command::new(&args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", args[0]))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
     }
 }
 
 impl Drop for ReadOnly {
     fn drop(&mut self) {
         for args in self.undo.iter().rev() {
-            let _ = Command::new(&args[0]).args(&args[1..]).status();
+            if let Err(why) = run_command(args) {
+                eprintln!("could not undo a read-only folder: {why}");
+            }
         }
     }
 }
 
 /// A merged project with a pending change in `ansible/inventory.d`, whose `ansible/` and
-/// `ansible/inventory.d/` are then made read-only.
-fn read_only_project(test: &str) -> Option<(Project, ReadOnly)> {
+/// `ansible/inventory.d/` are then made read-only. Fails, with every way tried, where no folder
+/// can be made read-only: such a run proves nothing about read-only folders.
+fn read_only_project() -> (Project, ReadOnly) {
     let project = merged_project().fragment("db.ini", "[db]\ndb-1 ansible_host=10.0.0.9\n");
     match ReadOnly::make(&[project.root().join("ansible"), project.inventory_d()]) {
-        Ok(guard) => Some((project, guard)),
-        Err(why) => {
-            eprintln!("SKIPPED {test}: cannot make a folder read-only here: {why}");
-            None
-        }
+        Ok(guard) => (project, guard),
+        Err(why) => panic!(
+            "cannot make a folder read-only here, so this test cannot test: {why}. As root it \
+             needs a file system that takes `chattr +i` or CAP_SYS_ADMIN for a read-only bind \
+             mount"
+        ),
     }
 }
 
 #[test]
 fn merge_in_a_read_only_ansible_folder_exits_1_with_a_clear_error_and_changes_nothing() {
-    let Some((project, _guard)) = read_only_project("merge_in_a_read_only_ansible_folder") else {
-        return;
-    };
+    let (project, _guard) = read_only_project();
     assert_refused(
         &project,
         &["inventory", "merge"],
@@ -526,9 +580,7 @@ fn merge_in_a_read_only_ansible_folder_exits_1_with_a_clear_error_and_changes_no
 
 #[test]
 fn add_in_a_read_only_ansible_folder_exits_1_with_a_clear_error_and_changes_nothing() {
-    let Some((project, _guard)) = read_only_project("add_in_a_read_only_ansible_folder") else {
-        return;
-    };
+    let (project, _guard) = read_only_project();
     assert_refused(
         &project,
         &["inventory", "add", "new", "10.0.0.2"],
@@ -539,9 +591,7 @@ fn add_in_a_read_only_ansible_folder_exits_1_with_a_clear_error_and_changes_noth
 
 #[test]
 fn remove_in_a_read_only_ansible_folder_exits_1_with_a_clear_error_and_changes_nothing() {
-    let Some((project, _guard)) = read_only_project("remove_in_a_read_only_ansible_folder") else {
-        return;
-    };
+    let (project, _guard) = read_only_project();
     assert_refused(
         &project,
         &["inventory", "remove", "base"],
