@@ -97,6 +97,13 @@ fn refused() -> impl Iterator<Item = (&'static Case, &'static Answer, &'static s
         })
 }
 
+/// A project with the case's `inventory.d` and [`PREVIOUS_INVENTORY`] as `inventory.ini`.
+fn project_with_previous_inventory(case: &Case) -> Project {
+    let project = Project::with_inventory_d(&case.inventory_d);
+    fs::write(project.inventory_ini(), PREVIOUS_INVENTORY).expect("write previous inventory");
+    project
+}
+
 /// Merge with `vm`'s own validation: the point is to prove `vm`'s parser, not to ask Ansible.
 const MERGE: &[&str] = &["inventory", "merge", "--validate", "internal"];
 
@@ -187,8 +194,7 @@ fn merge_refuses_every_fragment_set_ansible_refuses_and_keeps_the_old_inventory(
     let mut failures = Failures::new();
     for (case, answer, at) in refused() {
         failures.checked();
-        let project = Project::with_inventory_d(&case.inventory_d);
-        fs::write(project.inventory_ini(), PREVIOUS_INVENTORY).expect("write previous inventory");
+        let project = project_with_previous_inventory(case);
         let run = project.run(MERGE);
         let mut problems = Vec::new();
         if run.code != Some(3) {
@@ -236,8 +242,7 @@ fn merge_refuses_what_vm_is_deliberately_stricter_about_and_keeps_the_old_invent
             );
             continue;
         }
-        let project = Project::with_inventory_d(&case.inventory_d);
-        fs::write(project.inventory_ini(), PREVIOUS_INVENTORY).expect("write previous inventory");
+        let project = project_with_previous_inventory(case);
         let run = project.run(MERGE);
         let location = format!("inventory.d/{at}");
         let after = fs::read(project.inventory_ini()).unwrap_or_default();
@@ -287,8 +292,7 @@ fn merged_inventory_means_exactly_what_the_fragments_mean() {
     let mut merged = Vec::new();
     for (case, from_directory) in accepted() {
         failures.checked();
-        let project = Project::with_inventory_d(&case.inventory_d);
-        fs::write(project.inventory_ini(), PREVIOUS_INVENTORY).expect("write previous inventory");
+        let project = project_with_previous_inventory(case);
         let run = project.run(MERGE);
         if run.code == Some(0) {
             merged.push((case, from_directory, project));

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::tree::{Entry, changed};
-use common::{Project, Run, vm_bin};
+use common::{Project, Run};
 
 /// A project with one host added and merged, so `inventory.ini` and the lock file exist.
 fn merged_project() -> Project {
@@ -65,6 +65,24 @@ fn assert_refused_run(
     }
 }
 
+/// Where [`assert_each_refused`] puts each value in the arguments.
+const VALUE: &str = "<value>";
+
+/// Every `(value, why)` of `cases`, put in `args` at [`VALUE`], is refused with exit 2 and no
+/// side effect, with the value quoted, `why` and each of `words` in the message.
+fn assert_each_refused(project: &Project, args: &[&str], cases: &[(&str, &str)], words: &[&str]) {
+    for (value, why) in cases {
+        let args: Vec<&str> = args
+            .iter()
+            .map(|&arg| if arg == VALUE { *value } else { arg })
+            .collect();
+        let quoted = format!("{value:?}");
+        let mut expected = vec![quoted.as_str(), why];
+        expected.extend_from_slice(words);
+        assert_refused(project, &args, 2, &expected);
+    }
+}
+
 #[test]
 fn add_refuses_hostile_names_with_exit_2_and_changes_nothing() {
     let project = merged_project();
@@ -84,15 +102,12 @@ fn add_refuses_hostile_names_with_exit_2_and_changes_nothing() {
         ("x-", "end with a letter or digit"),
         ("a;b", "character other than"),
     ];
-    for (name, why) in cases {
-        let quoted = format!("{name:?}");
-        assert_refused(
-            &project,
-            &["inventory", "add", "--", name, "10.0.0.2"],
-            2,
-            &["invalid name", &quoted, why, "use 1 to 63 letters"],
-        );
-    }
+    assert_each_refused(
+        &project,
+        &["inventory", "add", "--", VALUE, "10.0.0.2"],
+        cases,
+        &["invalid name", "use 1 to 63 letters"],
+    );
 }
 
 #[test]
@@ -132,19 +147,12 @@ fn add_refuses_bad_addresses_and_ports_with_exit_2_and_changes_nothing() {
         ("-x", "not an ip address"),
         ("[10.0.0.1]:22", "only an ipv6 address goes in brackets"),
     ];
-    for (address, why) in cases {
-        assert_refused(
-            &project,
-            &["inventory", "add", "h", "--", address],
-            2,
-            &[
-                "invalid address",
-                &format!("{address:?}"),
-                why,
-                "10.0.0.5:2222",
-            ],
-        );
-    }
+    assert_each_refused(
+        &project,
+        &["inventory", "add", "h", "--", VALUE],
+        &cases,
+        &["invalid address", "10.0.0.5:2222"],
+    );
 }
 
 #[test]
@@ -159,28 +167,21 @@ fn add_refuses_bad_groups_with_exit_2_and_changes_nothing() {
         ("ungrouped", "built into ansible"),
         ("h", "host's own name"),
     ];
-    for (group, why) in cases {
-        assert_refused(
-            &project,
-            &[
-                "inventory",
-                "add",
-                "h",
-                "10.0.0.2",
-                "--group",
-                "web",
-                "--group",
-                group,
-            ],
-            2,
-            &[
-                "invalid group",
-                &format!("{group:?}"),
-                why,
-                "use letters, digits and '_'",
-            ],
-        );
-    }
+    assert_each_refused(
+        &project,
+        &[
+            "inventory",
+            "add",
+            "h",
+            "10.0.0.2",
+            "--group",
+            "web",
+            "--group",
+            VALUE,
+        ],
+        &cases,
+        &["invalid group", "use letters, digits and '_'"],
+    );
 }
 
 #[test]
@@ -196,23 +197,21 @@ fn add_refuses_bad_vars_and_users_with_exit_2_and_changes_nothing() {
         ("ansible_port=2222", "its own argument"),
         ("ansible_user=root", "its own argument"),
     ];
-    for (var, why) in cases {
-        assert_refused(
-            &project,
-            &[
-                "inventory",
-                "add",
-                "h",
-                "10.0.0.2",
-                "--var",
-                "ok=1",
-                "--var",
-                var,
-            ],
-            2,
-            &["invalid variable", &format!("{var:?}"), why],
-        );
-    }
+    assert_each_refused(
+        &project,
+        &[
+            "inventory",
+            "add",
+            "h",
+            "10.0.0.2",
+            "--var",
+            "ok=1",
+            "--var",
+            VALUE,
+        ],
+        &cases,
+        &["invalid variable"],
+    );
     for user in ["", "a b", "root\n"] {
         assert_refused(
             &project,
@@ -272,34 +271,6 @@ fn merge_refuses_a_fragment_that_is_a_symlink_loop_and_names_it() {
     );
 }
 
-/// Runs `vm` like `Project::run`, under `wrapper` (a program and its arguments) when given.
-fn run_wrapped(project: &Project, wrapper: &[&str], args: &[&str]) -> Run {
-    let mut command = match wrapper.split_first() {
-        Some((program, rest)) => {
-            let mut c = Command::new(program);
-            c.args(rest).arg(vm_bin());
-            c
-        }
-        None => Command::new(vm_bin()),
-    };
-    let output = command
-        .arg("--project")
-        .arg(project.root())
-        .args(args)
-        .current_dir(project.root())
-        .env_remove("VM_PROJECT")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run vm");
-    Run {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn merge_refuses_a_fragment_without_read_permission_and_names_it() {
     let project = merged_project().fragment("secret.ini", "[db]\ndb-1\n");
@@ -340,7 +311,7 @@ fn merge_refuses_a_fragment_without_read_permission_and_names_it() {
         &[]
     };
     let before = project.snapshot();
-    let run = run_wrapped(&project, wrapper, &["inventory", "merge"]);
+    let run = project.run_under(wrapper, &["inventory", "merge"]);
     assert_refused_run(
         &project,
         &before,

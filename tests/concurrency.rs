@@ -171,6 +171,24 @@ impl Reader {
     }
 }
 
+/// Runs every command at once (see [`run_all_at_once`]) while a [`Reader`] reads
+/// `inventory.ini`, and expects each to succeed. Returns how many reads found the file and each
+/// distinct text seen.
+fn run_all_while_reading(
+    project: &Project,
+    commands: &[Vec<String>],
+) -> (usize, HashMap<Vec<u8>, usize>) {
+    let reader = Reader::start(&project.inventory_ini());
+    let runs = run_all_at_once(project, commands);
+    // Keep reading a little after the last writer, so the final file is among the texts seen.
+    std::thread::sleep(Duration::from_millis(50));
+    let seen = reader.finish();
+    for run in &runs {
+        run.success();
+    }
+    seen
+}
+
 /// After concurrent commands, the last merge must have seen the final fragment set: merging
 /// again changes nothing (no lost update left `inventory.ini` stale).
 fn assert_merge_is_a_no_op(project: &Project) {
@@ -201,15 +219,7 @@ fn thirty_two_concurrent_adds_all_land_and_a_reader_never_sees_a_partial_file() 
         })
         .collect();
 
-    let reader = Reader::start(&project.inventory_ini());
-    let runs = run_all_at_once(&project, &commands);
-    // Keep reading a little after the last writer, so the final file is among the texts seen.
-    std::thread::sleep(Duration::from_millis(50));
-    let (reads, seen) = reader.finish();
-
-    for run in &runs {
-        run.success();
-    }
+    let (reads, seen) = run_all_while_reading(&project, &commands);
     let expected: BTreeSet<String> = names.iter().cloned().collect();
     let final_text = project
         .read("ansible/inventory.ini")
@@ -264,14 +274,7 @@ fn concurrent_adds_and_removes_leave_exactly_the_expected_hosts() {
         commands.push(vec!["inventory".into(), "remove".into(), old[i].clone()]);
     }
 
-    let reader = Reader::start(&project.inventory_ini());
-    let runs = run_all_at_once(&project, &commands);
-    std::thread::sleep(Duration::from_millis(50));
-    let (_, seen) = reader.finish();
-
-    for run in &runs {
-        run.success();
-    }
+    let (_, seen) = run_all_while_reading(&project, &commands);
     let expected: BTreeSet<String> = new.iter().cloned().collect();
     let final_str =
         String::from_utf8(project.read("ansible/inventory.ini").unwrap()).expect("UTF-8");

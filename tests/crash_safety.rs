@@ -9,12 +9,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::Project;
 use common::rng::{Rng, seed_from_env};
 use common::tree::{Entry, snapshot};
-use common::{Project, vm_bin};
 
 /// Enough fragments that one merge of the debug build takes a good fraction of a second, so
 /// the kills land in every phase: reading, parsing, writing the temp file, renaming.
@@ -122,16 +121,7 @@ fn merge_killed_at_random_moments_leaves_the_old_or_the_new_file_and_every_fragm
         } else {
             span * 6 / 10 + rng.below(span * 45 / 100 + 1)
         } as u64);
-        let mut child = Command::new(vm_bin())
-            .arg("--project")
-            .arg(project.root())
-            .args(["-q", "inventory", "merge"])
-            .env_remove("VM_PROJECT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start vm inventory merge");
+        let mut child = project.spawn(&["-q", "inventory", "merge"]);
         std::thread::sleep(delay);
         let exited_first = child.try_wait().expect("poll the merge").is_some();
         child.kill().ok(); // SIGKILL on Unix; an error means it had already exited
@@ -245,16 +235,7 @@ fn add_killed_at_random_moments_leaves_no_partial_fragment_and_the_old_or_new_in
         let args = ["-q", "inventory", "add", &name, &address, "--group", "web"];
         let span = durations.iter().max().unwrap().as_micros() as usize;
         let delay = Duration::from_micros(rng.below(span + 1) as u64);
-        let mut child = Command::new(vm_bin())
-            .arg("--project")
-            .arg(project.root())
-            .args(args)
-            .env_remove("VM_PROJECT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start vm inventory add");
+        let mut child = project.spawn(&args);
         std::thread::sleep(delay);
         child.kill().ok();
         child.wait().expect("reap the add");

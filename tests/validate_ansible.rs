@@ -46,11 +46,7 @@ fn merge_with_validate_ansible_passes_when_ansible_reads_what_vm_read() {
 fn auto_validation_uses_the_configured_ansible_and_keeps_the_old_inventory_when_it_refuses() {
     let project = fragments().file("ansible/inventory.ini", OLD);
     let fake = refusing_ansible(&project);
-    fs::write(
-        project.root().join("vm.toml"),
-        format!("ansible_inventory = {fake:?}\n"),
-    )
-    .unwrap();
+    project.write("vm.toml", &format!("ansible_inventory = {fake:?}\n"));
     project
         .run(&["inventory", "merge"])
         .code(3)
@@ -67,11 +63,10 @@ fn auto_validation_uses_the_configured_ansible_and_keeps_the_old_inventory_when_
 fn validate_internal_in_vm_toml_skips_ansible_and_the_flag_overrides_it_even_when_unchanged() {
     let project = fragments();
     let fake = refusing_ansible(&project);
-    fs::write(
-        project.root().join("vm.toml"),
-        format!("ansible_inventory = {fake:?}\nvalidate = \"internal\"\n"),
-    )
-    .unwrap();
+    project.write(
+        "vm.toml",
+        &format!("ansible_inventory = {fake:?}\nvalidate = \"internal\"\n"),
+    );
     project.run(&["inventory", "merge"]).success();
     let merged = project.read("ansible/inventory.ini").unwrap();
     project
