@@ -2,9 +2,11 @@
 //!
 //! Each case is `tests/corpus/<case>/inventory.d/` (a fragment set), an `about` line, and for a
 //! set Ansible must refuse, `refused-at` naming the bad fragment and line (`sub/x.ini:3`; Ansible
-//! itself does not print the line). Ansible is asked once about every case's directory; then:
-//! - refused sets: `vm inventory merge` exits 3, names `path:line`, carries Ansible's message and
-//!   leaves the previous `inventory.ini` byte-identical;
+//! itself does not print the line; a refusal of a whole file, such as an ansible-vault encrypted
+//! one, names only the file). Ansible is asked once about every case's directory; then:
+//! - refused sets: `vm inventory merge` exits 3, names `path:line`, carries Ansible's message (or
+//!   the case's `vm-says`, where Ansible's depends on its configuration) and leaves the previous
+//!   `inventory.ini` byte-identical;
 //! - accepted sets: the PARITY INVARIANT, Ansible's view of the merged `inventory.ini` equals its
 //!   view of the directory, and `vm inventory list --ansible-json` prints that same JSON.
 //!
@@ -32,6 +34,10 @@ struct Case {
     /// `relative/path.ini:LINE` when Ansible accepts the set but `vm` deliberately refuses it
     /// (README: "Where vm is stricter than Ansible").
     vm_refuses_at: Option<String>,
+    /// What `vm` says instead of Ansible's message, where Ansible's depends on its configuration
+    /// (an ansible-vault encrypted fragment: without a vault password Ansible cannot decrypt it;
+    /// with one it would, and `vm` refuses it either way).
+    vm_says: Option<String>,
 }
 
 /// Every corpus case with Ansible's answer about its `inventory.d`, asked once per test binary.
@@ -53,6 +59,9 @@ fn corpus() -> &'static [(Case, Answer)] {
                     .ok()
                     .map(|s| s.trim().to_string()),
                 vm_refuses_at: fs::read_to_string(dir.join("vm-refuses-at"))
+                    .ok()
+                    .map(|s| s.trim().to_string()),
+                vm_says: fs::read_to_string(dir.join("vm-says"))
                     .ok()
                     .map(|s| s.trim().to_string()),
             })
@@ -86,6 +95,13 @@ fn refused() -> impl Iterator<Item = (&'static Case, &'static Answer, &'static s
             (Answer::Error(_), Some(at)) => Some((case, answer, at.as_str())),
             _ => None,
         })
+}
+
+/// A project with the case's `inventory.d` and [`PREVIOUS_INVENTORY`] as `inventory.ini`.
+fn project_with_previous_inventory(case: &Case) -> Project {
+    let project = Project::with_inventory_d(&case.inventory_d);
+    fs::write(project.inventory_ini(), PREVIOUS_INVENTORY).expect("write previous inventory");
+    project
 }
 
 /// Merge with `vm`'s own validation: the point is to prove `vm`'s parser, not to ask Ansible.
@@ -178,8 +194,7 @@ fn merge_refuses_every_fragment_set_ansible_refuses_and_keeps_the_old_inventory(
     let mut failures = Failures::new();
     for (case, answer, at) in refused() {
         failures.checked();
-        let project = Project::with_inventory_d(&case.inventory_d);
-        fs::write(project.inventory_ini(), PREVIOUS_INVENTORY).expect("write previous inventory");
+        let project = project_with_previous_inventory(case);
         let run = project.run(MERGE);
         let mut problems = Vec::new();
         if run.code != Some(3) {
@@ -193,11 +208,7 @@ fn merge_refuses_every_fragment_set_ansible_refuses_and_keeps_the_old_inventory(
         if after != PREVIOUS_INVENTORY {
             problems.push(format!("inventory.ini changed\n{}", shown(&after)));
         }
-        let leftovers: Vec<String> = fs::read_dir(project.root().join("ansible"))
-            .expect("read ansible/")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|name| name.contains(".tmp") || name.starts_with(".inventory.ini"))
-            .collect();
+        let leftovers = project.temp_files();
         if !leftovers.is_empty() {
             problems.push(format!("temporary files left behind: {leftovers:?}"));
         }
@@ -231,8 +242,7 @@ fn merge_refuses_what_vm_is_deliberately_stricter_about_and_keeps_the_old_invent
             );
             continue;
         }
-        let project = Project::with_inventory_d(&case.inventory_d);
-        fs::write(project.inventory_ini(), PREVIOUS_INVENTORY).expect("write previous inventory");
+        let project = project_with_previous_inventory(case);
         let run = project.run(MERGE);
         let location = format!("inventory.d/{at}");
         let after = fs::read(project.inventory_ini()).unwrap_or_default();
@@ -261,14 +271,15 @@ fn refusals_carry_ansibles_own_message() {
             );
             continue;
         };
+        let (whose, message) = match &case.vm_says {
+            Some(says) => ("vm-says", says.clone()),
+            None => ("Ansible's message", cause),
+        };
         let run = Project::with_inventory_d(&case.inventory_d).run(MERGE);
-        if !run.stderr.contains(&cause) {
+        if !run.stderr.contains(&message) {
             failures.add(
                 &case.name,
-                format!(
-                    "stderr lacks Ansible's message {cause:?}\n{}",
-                    run.describe()
-                ),
+                format!("stderr lacks {whose} {message:?}\n{}", run.describe()),
             );
         }
     }
@@ -281,8 +292,7 @@ fn merged_inventory_means_exactly_what_the_fragments_mean() {
     let mut merged = Vec::new();
     for (case, from_directory) in accepted() {
         failures.checked();
-        let project = Project::with_inventory_d(&case.inventory_d);
-        fs::write(project.inventory_ini(), PREVIOUS_INVENTORY).expect("write previous inventory");
+        let project = project_with_previous_inventory(case);
         let run = project.run(MERGE);
         if run.code == Some(0) {
             merged.push((case, from_directory, project));

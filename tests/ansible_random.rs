@@ -17,48 +17,13 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::PathBuf;
 
+use common::rng::{Rng, seed_from_env};
 use common::{Answer, Failures, Project, ask_ansible, json_diff, parse_json};
 
 const DEFAULT_SEED: u64 = 0x5eed_2019_0014;
 const DEFAULT_CASES: usize = 300;
 const PREVIOUS_INVENTORY: &[u8] = b"# the inventory before this merge\n[old]\nold-host\n";
 const MERGE: &[&str] = &["inventory", "merge", "--validate", "internal"];
-
-/// xorshift64* seeded through splitmix64: small, fast, and the same on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Rng((z ^ (z >> 31)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn range(&mut self, low: usize, high_inclusive: usize) -> usize {
-        low + self.below(high_inclusive - low + 1)
-    }
-
-    /// True with probability `percent`/100.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
-        items[self.below(items.len())]
-    }
-}
 
 const FRAGMENT_NAMES: &[&str] = &[
     "a.ini",
@@ -387,20 +352,6 @@ fn vars_line(rng: &mut Rng) -> String {
     }
 }
 
-fn seed() -> u64 {
-    match std::env::var("VM_RANDOM_SEED") {
-        Ok(text) => {
-            let text = text.trim();
-            let parsed = match text.strip_prefix("0x") {
-                Some(hex) => u64::from_str_radix(hex, 16),
-                None => text.parse(),
-            };
-            parsed.unwrap_or_else(|_| panic!("VM_RANDOM_SEED={text:?} is not a number"))
-        }
-        Err(_) => DEFAULT_SEED,
-    }
-}
-
 fn env_usize(name: &str) -> Option<usize> {
     std::env::var(name).ok().map(|v| {
         v.trim()
@@ -447,7 +398,7 @@ fn describe(seed: u64, generated: &Generated) -> String {
 
 #[test]
 fn random_fragment_sets_agree_with_ansible() {
-    let seed = seed();
+    let seed = seed_from_env("VM_RANDOM_SEED", || DEFAULT_SEED);
     let cases = env_usize("VM_RANDOM_CASES").unwrap_or(DEFAULT_CASES);
     let only = env_usize("VM_RANDOM_ONLY");
     eprintln!(

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
+use common::tree::snapshot;
 use common::{Project, Run};
 use vm::inventory::render::HEADER;
 
@@ -49,21 +50,6 @@ fn add_args(name: &str, address: &str, groups: &[&str]) -> Vec<String> {
         args.push(group.to_string());
     }
     args
-}
-
-/// Names of temp files (`*.tmp*`) under `ansible/` and `ansible/inventory.d/`.
-fn temp_files(project: &Project) -> Vec<String> {
-    let mut found = Vec::new();
-    for dir in [project.root().join("ansible"), project.inventory_d()] {
-        for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())) {
-            let name = entry.expect("folder entry").file_name();
-            let name = name.to_string_lossy();
-            if name.contains(".tmp") {
-                found.push(format!("{}/{name}", dir.display()));
-            }
-        }
-    }
-    found
 }
 
 /// The host names `vm inventory list --json` reports for a project.
@@ -185,6 +171,24 @@ impl Reader {
     }
 }
 
+/// Runs every command at once (see [`run_all_at_once`]) while a [`Reader`] reads
+/// `inventory.ini`, and expects each to succeed. Returns how many reads found the file and each
+/// distinct text seen.
+fn run_all_while_reading(
+    project: &Project,
+    commands: &[Vec<String>],
+) -> (usize, HashMap<Vec<u8>, usize>) {
+    let reader = Reader::start(&project.inventory_ini());
+    let runs = run_all_at_once(project, commands);
+    // Keep reading a little after the last writer, so the final file is among the texts seen.
+    std::thread::sleep(Duration::from_millis(50));
+    let seen = reader.finish();
+    for run in &runs {
+        run.success();
+    }
+    seen
+}
+
 /// After concurrent commands, the last merge must have seen the final fragment set: merging
 /// again changes nothing (no lost update left `inventory.ini` stale).
 fn assert_merge_is_a_no_op(project: &Project) {
@@ -215,15 +219,7 @@ fn thirty_two_concurrent_adds_all_land_and_a_reader_never_sees_a_partial_file() 
         })
         .collect();
 
-    let reader = Reader::start(&project.inventory_ini());
-    let runs = run_all_at_once(&project, &commands);
-    // Keep reading a little after the last writer, so the final file is among the texts seen.
-    std::thread::sleep(Duration::from_millis(50));
-    let (reads, seen) = reader.finish();
-
-    for run in &runs {
-        run.success();
-    }
+    let (reads, seen) = run_all_while_reading(&project, &commands);
     let expected: BTreeSet<String> = names.iter().cloned().collect();
     let final_text = project
         .read("ansible/inventory.ini")
@@ -237,12 +233,12 @@ fn thirty_two_concurrent_adds_all_land_and_a_reader_never_sees_a_partial_file() 
     assert_eq!(listed_hosts(&project), expected);
     assert_merge_is_a_no_op(&project);
     assert_eq!(
-        fs::read_dir(project.inventory_d()).unwrap().count(),
+        snapshot(&project.inventory_d()).len(),
         32,
         "one fragment per host, nothing else"
     );
     assert_eq!(
-        temp_files(&project),
+        project.temp_files(),
         Vec::<String>::new(),
         "temp files left"
     );
@@ -278,14 +274,7 @@ fn concurrent_adds_and_removes_leave_exactly_the_expected_hosts() {
         commands.push(vec!["inventory".into(), "remove".into(), old[i].clone()]);
     }
 
-    let reader = Reader::start(&project.inventory_ini());
-    let runs = run_all_at_once(&project, &commands);
-    std::thread::sleep(Duration::from_millis(50));
-    let (_, seen) = reader.finish();
-
-    for run in &runs {
-        run.success();
-    }
+    let (_, seen) = run_all_while_reading(&project, &commands);
     let expected: BTreeSet<String> = new.iter().cloned().collect();
     let final_str =
         String::from_utf8(project.read("ansible/inventory.ini").unwrap()).expect("UTF-8");
@@ -296,14 +285,11 @@ fn concurrent_adds_and_removes_leave_exactly_the_expected_hosts() {
     );
     assert_eq!(listed_hosts(&project), expected);
     assert_merge_is_a_no_op(&project);
-    let fragments: BTreeSet<String> = fs::read_dir(project.inventory_d())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let fragments: BTreeSet<String> = snapshot(&project.inventory_d()).into_keys().collect();
     let expected_fragments: BTreeSet<String> = new.iter().map(|n| format!("{n}.ini")).collect();
     assert_eq!(fragments, expected_fragments);
     assert_eq!(
-        temp_files(&project),
+        project.temp_files(),
         Vec::<String>::new(),
         "temp files left"
     );
@@ -376,7 +362,7 @@ fn merge_gives_up_with_exit_5_naming_the_lock_holder_and_leaves_the_inventory_un
         before,
         "inventory.ini changed while another process held the lock"
     );
-    assert_eq!(temp_files(&project), Vec::<String>::new());
+    assert_eq!(project.temp_files(), Vec::<String>::new());
 
     // The same merge goes through once the holder is gone: the refusal above was the lock.
     drop(holder);
@@ -403,7 +389,7 @@ fn add_gives_up_with_exit_5_and_writes_no_fragment_while_the_lock_is_held() {
         .stderr_contains("pid 123 fake-holder");
     assert_eq!(project.read("ansible/inventory.d/late.ini"), None);
     assert_eq!(project.read("ansible/inventory.ini").unwrap(), before);
-    assert_eq!(temp_files(&project), Vec::<String>::new());
+    assert_eq!(project.temp_files(), Vec::<String>::new());
 }
 
 #[test]
@@ -436,10 +422,7 @@ fn concurrent_adds_of_one_name_leave_one_complete_fragment_and_a_matching_invent
     for run in run_all_at_once(&project, &commands) {
         run.success();
     }
-    let fragments: Vec<String> = fs::read_dir(project.inventory_d())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let fragments: Vec<String> = snapshot(&project.inventory_d()).into_keys().collect();
     assert_eq!(fragments, vec!["same.ini".to_string()]);
     let fragment =
         String::from_utf8(project.read("ansible/inventory.d/same.ini").unwrap()).unwrap();
@@ -453,5 +436,5 @@ fn concurrent_adds_of_one_name_leave_one_complete_fragment_and_a_matching_invent
         "inventory.ini does not hold the address of the fragment that won ({address}):\n{merged}"
     );
     assert_merge_is_a_no_op(&project);
-    assert_eq!(temp_files(&project), Vec::<String>::new());
+    assert_eq!(project.temp_files(), Vec::<String>::new());
 }

@@ -9,10 +9,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Project, vm_bin};
+use common::Project;
+use common::rng::{Rng, seed_from_env};
+use common::tree::{Entry, snapshot};
 
 /// Enough fragments that one merge of the debug build takes a good fraction of a second, so
 /// the kills land in every phase: reading, parsing, writing the temp file, renaming.
@@ -20,33 +21,13 @@ const FRAGMENTS: usize = 3000;
 /// How many merges are killed.
 const KILLS: usize = 30;
 
-/// splitmix64: a tiny, seedable generator (no dependency needed for a few delays).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn seed() -> u64 {
-    match std::env::var("VM_CRASH_SEED") {
-        Ok(text) => text
-            .parse()
-            .unwrap_or_else(|_| panic!("VM_CRASH_SEED={text} is not a number")),
-        Err(_) => SystemTime::now()
+    seed_from_env("VM_CRASH_SEED", || {
+        SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("clock after 1970")
-            .as_nanos() as u64,
-    }
+            .as_nanos() as u64
+    })
 }
 
 /// A fragment in the format `vm inventory add` writes.
@@ -60,42 +41,12 @@ fn fragment_text(name: &str, index: usize, generation: usize) -> String {
     )
 }
 
-/// Every file of `ansible/inventory.d`, name → bytes.
-fn fragments_on_disk(project: &Project) -> BTreeMap<String, Vec<u8>> {
-    fs::read_dir(project.inventory_d())
-        .expect("read inventory.d")
-        .map(|entry| {
-            let entry = entry.expect("folder entry");
-            (
-                entry.file_name().to_string_lossy().into_owned(),
-                fs::read(entry.path()).expect("read fragment"),
-            )
-        })
-        .collect()
-}
-
-/// Names of `*.tmp*` files in `ansible/` and `ansible/inventory.d/`.
-fn temp_files(project: &Project) -> Vec<String> {
-    let mut found = Vec::new();
-    for dir in [project.root().join("ansible"), project.inventory_d()] {
-        for entry in fs::read_dir(&dir).expect("read folder") {
-            let name = entry.expect("folder entry").file_name();
-            if name.to_string_lossy().contains(".tmp") {
-                found.push(format!("{}/{}", dir.display(), name.to_string_lossy()));
-            }
-        }
-    }
-    found
-}
-
-fn write_fragment(
-    project: &Project,
-    files: &mut BTreeMap<String, Vec<u8>>,
-    name: &str,
-    text: &str,
-) {
+fn write_fragment(project: &Project, files: &mut BTreeMap<String, Entry>, name: &str, text: &str) {
     fs::write(project.inventory_d().join(format!("{name}.ini")), text).expect("write fragment");
-    files.insert(format!("{name}.ini"), text.as_bytes().to_vec());
+    files.insert(
+        format!("{name}.ini"),
+        Entry::File(Ok(text.as_bytes().to_vec())),
+    );
 }
 
 /// Runs a merge to its end and returns how long it took.
@@ -109,10 +60,10 @@ fn merge_to_completion(project: &Project) -> Duration {
 fn merge_killed_at_random_moments_leaves_the_old_or_the_new_file_and_every_fragment() {
     let seed = seed();
     eprintln!("crash_safety seed: {seed} (replay with VM_CRASH_SEED={seed})");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
 
     let project = Project::new();
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut files: BTreeMap<String, Entry> = BTreeMap::new();
     let mut generation = vec![0usize; FRAGMENTS];
     for (i, generation) in generation.iter().enumerate() {
         let name = format!("vm-{i:05}");
@@ -139,7 +90,7 @@ fn merge_killed_at_random_moments_leaves_the_old_or_the_new_file_and_every_fragm
     for round in 0..KILLS {
         // Change some fragments: rewrite a few, add one, remove one every third round.
         for _ in 0..5 {
-            let i = rng.below(FRAGMENTS as u64) as usize;
+            let i = rng.below(FRAGMENTS);
             generation[i] += 1;
             let name = format!("vm-{i:05}");
             write_fragment(
@@ -164,22 +115,13 @@ fn merge_killed_at_random_moments_leaves_the_old_or_the_new_file_and_every_fragm
 
         // Half the kills anywhere in a run, half in its last part, where the file is written.
         let full = median(&durations);
-        let span = full.as_micros() as u64;
+        let span = full.as_micros() as usize;
         let delay = Duration::from_micros(if round % 2 == 0 {
             rng.below(span + 1)
         } else {
             span * 6 / 10 + rng.below(span * 45 / 100 + 1)
-        });
-        let mut child = Command::new(vm_bin())
-            .arg("--project")
-            .arg(project.root())
-            .args(["-q", "inventory", "merge"])
-            .env_remove("VM_PROJECT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start vm inventory merge");
+        } as u64);
+        let mut child = project.spawn(&["-q", "inventory", "merge"]);
         std::thread::sleep(delay);
         let exited_first = child.try_wait().expect("poll the merge").is_some();
         child.kill().ok(); // SIGKILL on Unix; an error means it had already exited
@@ -189,19 +131,19 @@ fn merge_killed_at_random_moments_leaves_the_old_or_the_new_file_and_every_fragm
             .read("ansible/inventory.ini")
             .expect("inventory.ini is never removed");
         assert_eq!(
-            fragments_on_disk(&project),
+            snapshot(&project.inventory_d()),
             files,
             "round {round} (seed {seed}): the fragments changed after a merge was killed"
         );
         durations.push(merge_to_completion(&project));
         let new = project.read("ansible/inventory.ini").unwrap();
         assert_eq!(
-            temp_files(&project),
+            project.temp_files(),
             Vec::<String>::new(),
             "round {round} (seed {seed}): temp files left after the next merge"
         );
         assert_eq!(
-            fragments_on_disk(&project),
+            snapshot(&project.inventory_d()),
             files,
             "round {round}: a merge changed fragments"
         );
@@ -277,9 +219,9 @@ fn merge_removes_a_temp_file_left_by_a_killed_merge_even_when_nothing_changed() 
 fn add_killed_at_random_moments_leaves_no_partial_fragment_and_the_old_or_new_inventory() {
     let seed = seed();
     eprintln!("crash_safety (add) seed: {seed} (replay with VM_CRASH_SEED={seed})");
-    let mut rng = Rng(seed ^ 0xADD);
+    let mut rng = Rng::new(seed ^ 0xADD);
     let project = Project::new();
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut files: BTreeMap<String, Entry> = BTreeMap::new();
     for i in 0..FRAGMENTS {
         let name = format!("vm-{i:05}");
         write_fragment(&project, &mut files, &name, &fragment_text(&name, i, 0));
@@ -291,25 +233,16 @@ fn add_killed_at_random_moments_leaves_no_partial_fragment_and_the_old_or_new_in
         let name = format!("new-{round:02}");
         let address = format!("10.9.0.{}", round + 1);
         let args = ["-q", "inventory", "add", &name, &address, "--group", "web"];
-        let span = durations.iter().max().unwrap().as_micros() as u64;
-        let delay = Duration::from_micros(rng.below(span + 1));
-        let mut child = Command::new(vm_bin())
-            .arg("--project")
-            .arg(project.root())
-            .args(args)
-            .env_remove("VM_PROJECT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start vm inventory add");
+        let span = durations.iter().max().unwrap().as_micros() as usize;
+        let delay = Duration::from_micros(rng.below(span + 1) as u64);
+        let mut child = project.spawn(&args);
         std::thread::sleep(delay);
         child.kill().ok();
         child.wait().expect("reap the add");
 
         let fragment_after_kill = project.read(&format!("ansible/inventory.d/{name}.ini"));
         let inventory_after_kill = project.read("ansible/inventory.ini").unwrap();
-        let mut on_disk = fragments_on_disk(&project);
+        let mut on_disk = snapshot(&project.inventory_d());
         // A hidden temp of the killed add may be left in inventory.d (Ansible skips hidden
         // names); counted here, its cleanup is the business of the test below.
         let before = on_disk.len();
@@ -337,7 +270,7 @@ fn add_killed_at_random_moments_leaves_no_partial_fragment_and_the_old_or_new_in
             inventory_after_kill == previous || inventory_after_kill == new,
             "round {round} (seed {seed}): inventory.ini is neither the old nor the new file"
         );
-        files.insert(format!("{name}.ini"), fragment);
+        files.insert(format!("{name}.ini"), Entry::File(Ok(fragment)));
         previous = new;
     }
     eprintln!("crash_safety (add): 15 adds killed; {fragment_temps} fragment temp file(s) seen");

@@ -91,17 +91,16 @@ fn two_guests_boot_run_cloud_init_and_answer_ansible_with_verified_host_keys() {
         .status()
         .unwrap();
     assert!(status.success());
-    std::fs::write(
-        project.root().join("vm.toml"),
-        format!(
+    project.write(
+        "vm.toml",
+        &format!(
             "connect = {URI:?}\npool = {POOL:?}\nimage = {image:?}\nkernel = {kernel:?}\n\
              initrd = {initrd:?}\ncmdline = \"root=/dev/vda rw console=ttyS0\"\n\
              network = \"user\"\ndomain_type = \"qemu\"\nssh_key = {:?}\ntimeout = 900\n\
              validate = \"internal\"\n",
             key.with_extension("pub").display().to_string()
         ),
-    )
-    .unwrap();
+    );
 
     // Two at once: both reach SSH and cloud-init done (provision waits for both).
     let started = std::time::Instant::now();

@@ -136,15 +136,10 @@ fn provision_with_user_networking_runs_the_domain_and_destroy_removes_every_trac
             .any(|l| l.starts_with("lc-web ssh-ed25519 AAAA")),
         "{known}"
     );
-    let list = project.run(&["--json", "list", "--connect", URI]);
-    list.success();
-    let rows = list.json();
-    let row = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "lc-web")
-        .expect("lc-web listed");
+    let row = project
+        .run(&["--json", "list", "--connect", URI])
+        .success()
+        .json_row("lc-web");
     assert_eq!(row["state"], "running");
     assert_eq!(row["fragment"], "current");
     assert_eq!(row["address"], format!("127.0.0.1:{port}"));
@@ -238,11 +233,7 @@ fn a_domain_undefined_behind_the_tools_back_is_found_by_check_and_pruned() {
     // The other way round: a VM of this project whose fragment is gone. Found on the connection
     // vm.toml names (an implicit default is never contacted by `check`).
     std::fs::remove_file(project.root().join("ansible/inventory.d/lc-orphan2.ini")).unwrap();
-    std::fs::write(
-        project.root().join("vm.toml"),
-        format!("connect = {URI:?}\n"),
-    )
-    .unwrap();
+    project.write("vm.toml", &format!("connect = {URI:?}\n"));
     project
         .run(&["inventory", "check"])
         .code(4)

@@ -8,11 +8,16 @@ use std::process::Command;
 
 use common::Project;
 
-/// A module honouring the contract: inputs vm_name, memory, vcpus; an address per VM.
-const BASIC: &str = r#"
+/// The inputs the module contract gives every module; [`module`] starts each test module with
+/// them.
+const INPUTS: &str = r#"
 variable "vm_name" { type = string }
 variable "memory" { type = number }
 variable "vcpus" { type = number }
+"#;
+
+/// A module honouring the contract: the inputs; an address per VM.
+const BASIC: &str = r#"
 variable "flavour" {
   type    = string
   default = "plain"
@@ -27,9 +32,6 @@ output "flavour" { value = terraform_data.vm.output.flavour }
 
 /// A module whose precondition fails.
 const FAILING: &str = r#"
-variable "vm_name" { type = string }
-variable "memory" { type = number }
-variable "vcpus" { type = number }
 resource "terraform_data" "vm" {
   input = var.vm_name
   lifecycle {
@@ -44,9 +46,6 @@ output "vm_ip" { value = "10.9.0.1" }
 
 /// A module whose address appears only once a file exists (as a DHCP lease would, later).
 const SLOW: &str = r#"
-variable "vm_name" { type = string }
-variable "memory" { type = number }
-variable "vcpus" { type = number }
 resource "terraform_data" "vm" {
   input = var.vm_name
 }
@@ -56,11 +55,19 @@ locals {
 output "vm_ip" { value = fileexists(local.lease) ? trimspace(file(local.lease)) : "" }
 "#;
 
-fn module(project: &Project, name: &str, text: &str) -> PathBuf {
-    let dir = project.root().join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("main.tf"), text).unwrap();
-    dir
+/// Writes the module `<project>/<name>/main.tf`: the contract's [`INPUTS`], then `body`.
+fn module(project: &Project, name: &str, body: &str) -> PathBuf {
+    project.write(&format!("{name}/main.tf"), &format!("{INPUTS}{body}"));
+    project.root().join(name)
+}
+
+/// A project with the test module `tf/` made of `body`: the project, the module's folder, and
+/// that folder as `--terraform-dir` takes it.
+fn project_with_module(body: &str) -> (Project, PathBuf, String) {
+    let project = Project::new();
+    let dir = module(&project, "tf", body);
+    let dir_text = dir.display().to_string();
+    (project, dir, dir_text)
 }
 
 fn provision<'a>(name: &'a str, dir: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -101,9 +108,7 @@ fn read(project: &Project, path: &str) -> String {
 
 #[test]
 fn provision_makes_a_workspace_and_destroy_removes_it_without_asking_for_variables() {
-    let project = Project::new();
-    let dir = module(&project, "tf", BASIC);
-    let dir_text = dir.display().to_string();
+    let (project, dir, dir_text) = project_with_module(BASIC);
     project
         .run(&provision(
             "tf-web",
@@ -133,15 +138,10 @@ fn provision_makes_a_workspace_and_destroy_removes_it_without_asking_for_variabl
             .contains("\"flavour\":\"large\"")
     );
 
-    let list = project.run(&["--json", "list"]);
-    list.success();
-    let rows = list.json();
-    let row = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "tf-web")
-        .expect("listed");
+    let row = project
+        .run(&["--json", "list"])
+        .success()
+        .json_row("tf-web");
     assert_eq!(row["memory_mib"], 512);
     assert_eq!(row["fragment"], "current");
 
@@ -154,9 +154,7 @@ fn provision_makes_a_workspace_and_destroy_removes_it_without_asking_for_variabl
 
 #[test]
 fn four_parallel_provisions_make_four_workspaces_with_one_init() {
-    let project = Project::new();
-    let dir = module(&project, "tf", BASIC);
-    let dir_text = dir.display().to_string();
+    let (project, dir, dir_text) = project_with_module(BASIC);
     let names = ["tf-a", "tf-b", "tf-c", "tf-d"];
     std::thread::scope(|scope| {
         let runs: Vec<_> = names
@@ -191,9 +189,7 @@ fn four_parallel_provisions_make_four_workspaces_with_one_init() {
 
 #[test]
 fn a_failing_module_leaves_nothing_behind_and_says_why() {
-    let project = Project::new();
-    let dir = module(&project, "tf", FAILING);
-    let dir_text = dir.display().to_string();
+    let (project, dir, dir_text) = project_with_module(FAILING);
     project
         .run(&provision("tf-bad", &dir_text, &[]))
         .code(1)
@@ -211,9 +207,7 @@ fn a_failing_module_leaves_nothing_behind_and_says_why() {
 
 #[test]
 fn an_address_that_appears_later_is_waited_for_and_one_that_never_does_times_out() {
-    let project = Project::new();
-    let dir = module(&project, "tf", SLOW);
-    let dir_text = dir.display().to_string();
+    let (project, dir, dir_text) = project_with_module(SLOW);
     let lease = dir.join("lease-tf-slow");
     let writer = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_secs(3));
@@ -260,9 +254,7 @@ fn missing_terraform_or_module_is_refused_before_anything_runs() {
 
 #[test]
 fn a_workspace_deleted_behind_the_tools_back_is_an_orphan_that_prune_removes() {
-    let project = Project::new();
-    let dir = module(&project, "tf", BASIC);
-    let dir_text = dir.display().to_string();
+    let (project, _, dir_text) = project_with_module(BASIC);
     project.run(&provision("tf-gone", &dir_text, &[])).success();
     let status = Command::new("terraform")
         .arg(format!("-chdir={dir_text}"))
@@ -281,11 +273,10 @@ fn a_workspace_deleted_behind_the_tools_back_is_an_orphan_that_prune_removes() {
     // The other way round: a workspace whose fragment was deleted by hand.
     project.run(&provision("tf-lost", &dir_text, &[])).success();
     std::fs::remove_file(project.root().join("ansible/inventory.d/tf-lost.ini")).unwrap();
-    std::fs::write(
-        project.root().join("vm.toml"),
-        format!("backend = \"terraform\"\nterraform_dir = {dir_text:?}\n"),
-    )
-    .unwrap();
+    project.write(
+        "vm.toml",
+        &format!("backend = \"terraform\"\nterraform_dir = {dir_text:?}\n"),
+    );
     project
         .run(&["inventory", "check"])
         .code(4)

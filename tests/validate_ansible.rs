@@ -28,14 +28,6 @@ fn refusing_ansible(project: &Project) -> String {
     path.display().to_string()
 }
 
-fn leftovers(project: &Project) -> Vec<String> {
-    fs::read_dir(project.root().join("ansible"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".tmp"))
-        .collect()
-}
-
 #[test]
 fn merge_with_validate_ansible_passes_when_ansible_reads_what_vm_read() {
     let real = ansible_bin().join("ansible-inventory");
@@ -54,11 +46,7 @@ fn merge_with_validate_ansible_passes_when_ansible_reads_what_vm_read() {
 fn auto_validation_uses_the_configured_ansible_and_keeps_the_old_inventory_when_it_refuses() {
     let project = fragments().file("ansible/inventory.ini", OLD);
     let fake = refusing_ansible(&project);
-    fs::write(
-        project.root().join("vm.toml"),
-        format!("ansible_inventory = {fake:?}\n"),
-    )
-    .unwrap();
+    project.write("vm.toml", &format!("ansible_inventory = {fake:?}\n"));
     project
         .run(&["inventory", "merge"])
         .code(3)
@@ -68,18 +56,17 @@ fn auto_validation_uses_the_configured_ansible_and_keeps_the_old_inventory_when_
         project.read("ansible/inventory.ini").unwrap(),
         OLD.as_bytes()
     );
-    assert_eq!(leftovers(&project), Vec::<String>::new());
+    assert_eq!(project.temp_files(), Vec::<String>::new());
 }
 
 #[test]
 fn validate_internal_in_vm_toml_skips_ansible_and_the_flag_overrides_it_even_when_unchanged() {
     let project = fragments();
     let fake = refusing_ansible(&project);
-    fs::write(
-        project.root().join("vm.toml"),
-        format!("ansible_inventory = {fake:?}\nvalidate = \"internal\"\n"),
-    )
-    .unwrap();
+    project.write(
+        "vm.toml",
+        &format!("ansible_inventory = {fake:?}\nvalidate = \"internal\"\n"),
+    );
     project.run(&["inventory", "merge"]).success();
     let merged = project.read("ansible/inventory.ini").unwrap();
     project

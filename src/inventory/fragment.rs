@@ -5,10 +5,12 @@
 //! removed or pruned by the tool. A hand-written fragment is merged like any other and never
 //! touched.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+
+use crate::fsutil;
 
 use super::ini::is_line_break;
 use super::pyliteral::{Value, parse_value, python_str_literal};
@@ -371,28 +373,17 @@ fn escape_token(input: &str, output: &mut dyn Write) -> std::io::Result<()> {
     output.write_all(shlex::quote_readable(input).as_bytes())
 }
 
-/// Writes `text` to `path` through a temp file in the same folder (hidden, so neither Ansible nor
-/// the merge reads it), fsynced and renamed.
+/// Mode of a fragment: what `File::create` gave it under the usual umask 022; it holds no
+/// secrets, and Ansible run by another user must read it.
+const FRAGMENT_MODE: u32 = 0o644;
+
+/// Writes `text` to `path` (mode 0644) through [`fsutil::replace`]: a hidden temp file in the same
+/// folder (neither Ansible nor the merge reads it), fsynced and renamed.
 pub fn write(path: &Path, text: &str) -> Result<(), FragmentError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let temp = dir.join(format!(".{file_name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&temp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    result.map_err(|source| {
-        let _ = fs::remove_file(&temp);
-        FragmentError::Io {
-            action: "cannot write the fragment",
-            path: path.to_path_buf(),
-            source,
-        }
+    fsutil::replace(path, text.as_bytes(), FRAGMENT_MODE).map_err(|source| FragmentError::Io {
+        action: "cannot write the fragment",
+        path: path.to_path_buf(),
+        source,
     })
 }
 
@@ -443,6 +434,22 @@ mod tests {
         ] {
             assert!(parse_address(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn fragments_are_written_0644_whatever_the_file_was_and_leave_no_temp_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.ini");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        write(&path, "[web]\nweb-1\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "[web]\nweb-1\n");
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

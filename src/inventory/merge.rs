@@ -6,8 +6,10 @@
 //! take it themselves, so a command can change a fragment and merge under one lock.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use crate::fsutil::{self, Replace};
 
 use super::ini::{Values, parse_source, parse_source_with, py_strip, splitlines};
 use super::model::Inventory;
@@ -17,8 +19,8 @@ use super::render::{Provenance, render};
 pub const MERGED_FILE: &str = "inventory.ini";
 /// Name of the fragment folder inside `ansible/`.
 pub const FRAGMENT_DIR: &str = "inventory.d";
-/// Prefix of the temporary file a merge writes before renaming it over the merged file.
-const TEMP_PREFIX: &str = ".inventory.ini.tmp.";
+/// Mode of the merged file: Ansible and whoever runs playbooks read it; it holds no secrets.
+const MERGED_MODE: u32 = 0o644;
 
 /// How deep sub-folders are followed; Ansible has no bound and loops on a symlink cycle.
 const MAX_DEPTH: usize = 32;
@@ -198,6 +200,9 @@ pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
             Ok(bytes) => bytes,
             Err(e) => return errors.push(fail(None, format!("cannot read: {e}"))),
         };
+        if is_vault_encrypted(bytes) {
+            return errors.push(fail(None, VAULT_REFUSAL.to_string()));
+        }
         let text = match decode(bytes) {
             Ok(text) => text,
             Err(line) => {
@@ -234,6 +239,28 @@ pub fn parse_all(sources: &[Source]) -> Result<Inventory, Vec<FragmentError>> {
     } else {
         Err(errors)
     }
+}
+
+/// Why a vault-encrypted fragment is refused, and where its secrets go instead.
+pub const VAULT_REFUSAL: &str = "ansible-vault encrypted fragments cannot be merged; put secrets \
+     in vault-encrypted group_vars/ or host_vars/ files (or `!vault` values there) and keep the \
+     fragment plain";
+
+/// Whether Ansible would take a fragment for ansible-vault data and try to decrypt it instead of
+/// parsing it. Without the vault password it then refuses the whole folder; with it, the merged
+/// `inventory.ini` (plain, written for everyone to read) would hold the secrets in clear. Either
+/// way the merge refuses it.
+///
+/// ansible-core 2.19's exact rule: the INI plugin reads a source through
+/// `DataLoader._get_file_contents`, whose `_decrypt_if_vault_data` asks
+/// `ansible.parsing.vault.is_encrypted(whole file)`: the whole file must decode as strict ASCII
+/// (one byte >= 0x80 anywhere, even in a comment, and it is not vault data), and its bytes must
+/// start with `$ANSIBLE_VAULT`, case-sensitive, at byte 0: a BOM (not ASCII), a space or a blank
+/// line before it make it a plain fragment, and nothing after the marker is checked (a bare
+/// `$ANSIBLE_VAULTxyz` is "vaulted", and fails to decrypt). `tests/corpus/*vault*` pins each of
+/// these against the real ansible-core.
+pub fn is_vault_encrypted(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"$ANSIBLE_VAULT") && bytes.is_ascii()
 }
 
 /// Decodes a fragment as Ansible does, minus what cannot be written back: bytes that are not
@@ -396,46 +423,48 @@ fn verify_roundtrip(inventory: &Inventory, text: &str) -> Result<(), String> {
     }
 }
 
-/// Replaces `path` with `text` so that a reader sees the old file or the new one, never a mix:
-/// temp file in the same folder, fsync, rename, fsync the folder. Leftover temp files of killed
-/// merges are removed first; the caller holds the lock, so none of them is being written.
-/// `before_rename` sees the complete temp file and may refuse it (the temp file is then removed).
+/// Replaces `path` with `text` (mode 0644) through [`fsutil::replace_checked`]: a reader sees the
+/// old file or the new one, never a mix. Leftover temp files of killed merges are removed first;
+/// the caller holds the lock, so none of them is being written. `before_rename` sees the complete
+/// temp file and may refuse it (the temp file is then removed).
 pub fn write_atomically(
     path: &Path,
     text: &[u8],
     before_rename: impl FnOnce(&Path) -> Result<(), MergeError>,
 ) -> Result<(), MergeError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    remove_stale_temps(dir);
-    let temp = dir.join(format!("{TEMP_PREFIX}{}", std::process::id()));
-    let io = |source| MergeError::Io {
-        action: "cannot write",
-        path: path.to_path_buf(),
-        source,
-    };
-    let written = (|| {
-        let mut file = File::create(&temp)?;
-        file.write_all(text)?;
-        file.sync_all()
-    })();
-    let result = written
-        .map_err(io)
-        .and_then(|()| before_rename(&temp))
-        .and_then(|()| fs::rename(&temp, path).map_err(io))
-        .and_then(|()| File::open(dir).and_then(|d| d.sync_all()).map_err(io));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    remove_stale_temps(path);
+    fsutil::replace_checked(path, text, MERGED_MODE, before_rename).map_err(|e| match e {
+        Replace::Refused(e) => e,
+        Replace::Io(source) => MergeError::Io {
+            action: "cannot write",
+            path: path.to_path_buf(),
+            source,
+        },
+    })
 }
 
-fn remove_stale_temps(dir: &Path) {
-    remove_matching(dir, |name| name.starts_with(TEMP_PREFIX));
-    // Fragments are written as hidden `.<name>.ini.tmp.<pid>` files, then renamed; a command
-    // killed in between leaves one. Nobody writes them without the lock the caller holds.
+/// Removes the temp files killed commands left: those of the merged file `merged_path`
+/// ([`fsutil::temp_path`] names them `.<file>.tmp.<pid>`, whatever the pid), and those of
+/// fragments in the `inventory.d` next to it.
+fn remove_stale_temps(merged_path: &Path) {
+    let dir = merged_path.parent().unwrap_or(Path::new("."));
+    let prefix = temp_prefix(merged_path);
+    remove_matching(dir, |name| name.starts_with(&prefix));
+    // Fragments are written the same way, then renamed; a command killed in between leaves one.
+    // Nobody writes them without the lock the caller holds.
     remove_matching(&dir.join(FRAGMENT_DIR), |name| {
         name.starts_with('.') && name.contains(".ini.tmp.")
     });
+}
+
+/// `.<file>.tmp.`: what every temp file of `path` starts with, whichever process wrote it.
+fn temp_prefix(path: &Path) -> String {
+    let temp = fsutil::temp_path(path);
+    let name = temp
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let pid = std::process::id().to_string();
+    name.strip_suffix(&pid).unwrap_or(&name).to_string()
 }
 
 fn remove_matching(dir: &Path, matches: impl Fn(&str) -> bool) {
@@ -459,7 +488,7 @@ pub fn merge(
     let merged = build(fragment_dir, merged_path)?;
     let unchanged = fs::read(merged_path).is_ok_and(|old| old == merged.text.as_bytes());
     if unchanged {
-        remove_stale_temps(merged_path.parent().unwrap_or(Path::new(".")));
+        remove_stale_temps(merged_path);
         // Nothing to replace, but a second opinion asked for is still given, on the file itself.
         validate(&merged, merged_path)?;
         return Ok(merged);
@@ -477,4 +506,68 @@ pub fn merge(
         })
     })?;
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_temp_files_of_any_process_are_recognised_by_their_prefix() {
+        let merged = Path::new("/p/ansible/inventory.ini");
+        assert_eq!(temp_prefix(merged), ".inventory.ini.tmp.");
+        assert!(
+            fsutil::temp_path(merged)
+                .to_string_lossy()
+                .ends_with(&format!("/.inventory.ini.tmp.{}", std::process::id()))
+        );
+    }
+
+    #[test]
+    fn the_merged_file_is_written_0644_and_a_refusal_leaves_no_temp_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let merged = dir.path().join(MERGED_FILE);
+        write_atomically(&merged, b"[web]\n", |_| Ok(())).unwrap();
+        let mode = fs::metadata(&merged).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        let refused = write_atomically(&merged, b"[db]\n", |_| {
+            Err(MergeError::Roundtrip("no".into(), merged.clone()))
+        });
+        assert!(matches!(refused, Err(MergeError::Roundtrip(..))));
+        assert_eq!(fs::read(&merged).unwrap(), b"[web]\n");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn vault_data_is_what_ansible_would_try_to_decrypt() {
+        let vaulted: [&[u8]; 4] = [
+            b"$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+            b"$ANSIBLE_VAULT;1.2;AES256;prod\r\n6162\r\n",
+            b"$ANSIBLE_VAULT",
+            b"$ANSIBLE_VAULTnot-an-envelope\n[web]\nweb-1\n",
+        ];
+        for bytes in vaulted {
+            assert!(
+                is_vault_encrypted(bytes),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        let plain: [&[u8]; 6] = [
+            b"\xef\xbb\xbf$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+            b" $ANSIBLE_VAULT;1.1;AES256\n6162\n",
+            b"\n$ANSIBLE_VAULT;1.1;AES256\n6162\n",
+            b"$ansible_vault;1.1;AES256\n6162\n",
+            b"$ANSIBLE_VAULT;1.1;AES256\n6162\n# caf\xc3\xa9\n",
+            b"[web]\n$ANSIBLE_VAULT;1.1;AES256\n",
+        ];
+        for bytes in plain {
+            assert!(
+                !is_vault_encrypted(bytes),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
 }

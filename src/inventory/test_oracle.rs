@@ -59,30 +59,13 @@ pub fn run(script: &str, input: &str) -> String {
     String::from_utf8(output.stdout).expect("the oracle prints UTF-8")
 }
 
-/// xorshift64*: reproducible differential cases without extra crates; the same seed gives the
-/// same cases on every run.
-pub struct XorShift(pub u64);
-
-impl XorShift {
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..n`.
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// `min..=max` pieces picked at random, joined.
-    pub fn text(&mut self, pieces: &[&str], min: usize, max: usize) -> String {
-        let n = min + self.below(max - min + 1);
-        (0..n).map(|_| pieces[self.below(pieces.len())]).collect()
-    }
-}
+/// The seedable generator of the integration tests, `tests/common/rng.rs`, included rather than
+/// copied: `XorShift(state)` is its raw-state constructor, so the unit tests' seeds keep their
+/// cases.
+#[allow(dead_code)]
+#[path = "../../tests/common/rng.rs"]
+mod rng;
+pub use rng::Rng as XorShift;
 
 /// A JSON string literal, for handing cases to the oracle.
 pub fn json_str(s: &str) -> String {

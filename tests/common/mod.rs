@@ -1,6 +1,6 @@
-//! Shared test support: a project builder that drives the real `vm` binary, and the
-//! Ansible oracle (`tests/oracle/ansible_oracle.py`) that answers what real ansible-core makes
-//! of an inventory.
+//! Shared test support: a project builder that drives the real `vm` binary, the Ansible oracle
+//! (`tests/oracle/ansible_oracle.py`) that answers what real ansible-core makes of an inventory,
+//! the seedable random generator (`rng`) and snapshots of what is on disk (`tree`).
 //!
 //! ```ignore
 //! let project = Project::new().fragment("web.ini", "[web]\nweb-1\n");
@@ -11,13 +11,15 @@
 #![allow(dead_code)]
 
 pub mod libvirt;
+pub mod rng;
+pub mod tree;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -73,8 +75,13 @@ impl Project {
 
     /// Write any file of the project, relative to its root.
     pub fn file(self, relative: &str, contents: &str) -> Self {
-        write_file(&self.root().join(relative), contents.as_bytes());
+        self.write(relative, contents);
         self
+    }
+
+    /// [`Project::file`] for a project in use: write (or replace) a file, relative to its root.
+    pub fn write(&self, relative: &str, contents: &str) {
+        write_file(&self.root().join(relative), contents.as_bytes());
     }
 
     pub fn root(&self) -> &Path {
@@ -97,7 +104,43 @@ impl Project {
 
     /// Run `vm --project <root> ARGS...` with no stdin, a neutral environment and no colour.
     pub fn run(&self, args: &[&str]) -> Run {
-        let mut command = Command::new(vm_bin());
+        self.run_under(&[], args)
+    }
+
+    /// [`Project::run`] under `wrapper`, a program and its arguments that then run `vm`
+    /// (`setpriv …`); no wrapper when it is empty.
+    pub fn run_under(&self, wrapper: &[&str], args: &[&str]) -> Run {
+        let output = self
+            .command_under(wrapper, args)
+            .output()
+            .expect("run the vm binary");
+        Run {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Start `vm` as [`Project::run`] does, in the background with its output discarded: for
+    /// tests that kill it.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.command_under(&[], args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start `vm {}`: {e}", args.join(" ")))
+    }
+
+    fn command_under(&self, wrapper: &[&str], args: &[&str]) -> Command {
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(vm_bin());
+                command
+            }
+            None => Command::new(vm_bin()),
+        };
         command
             .arg("--project")
             .arg(self.root())
@@ -106,13 +149,7 @@ impl Project {
             .env_remove("VM_PROJECT")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
-        let output = command.output().expect("run the vm binary");
-        Run {
-            args: args.iter().map(|a| a.to_string()).collect(),
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        command
     }
 }
 
@@ -183,18 +220,17 @@ impl Run {
     }
 
     pub fn stdout_contains(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}\n{}",
-            self.describe()
-        );
-        self
+        self.contains("stdout", &self.stdout, needle)
     }
 
     pub fn stderr_contains(&self, needle: &str) -> &Self {
+        self.contains("stderr", &self.stderr, needle)
+    }
+
+    fn contains(&self, which: &str, text: &str, needle: &str) -> &Self {
         assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}\n{}",
+            text.contains(needle),
+            "{which} lacks {needle:?}\n{}",
             self.describe()
         );
         self
@@ -204,6 +240,15 @@ impl Run {
     pub fn json(&self) -> Value {
         parse_json(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", self.describe()))
+    }
+
+    /// The row named `name` of the JSON array on stdout (`vm --json list`).
+    pub fn json_row(&self, name: &str) -> Value {
+        self.json()
+            .as_array()
+            .and_then(|rows| rows.iter().find(|row| row["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no row named {name:?}\n{}", self.describe()))
     }
 }
 
