@@ -38,6 +38,8 @@ pub enum BackendKind {
     Libvirt,
     /// A Terraform (or OpenTofu) module, one workspace per VM.
     Terraform,
+    /// A Proxmox VE cluster, through its API: a template cloned per VM.
+    Proxmox,
 }
 
 impl BackendKind {
@@ -46,6 +48,7 @@ impl BackendKind {
         match self {
             BackendKind::Libvirt => "libvirt",
             BackendKind::Terraform => "terraform",
+            BackendKind::Proxmox => "proxmox",
         }
     }
 
@@ -100,6 +103,7 @@ impl std::fmt::Display for Target {
         match self.kind {
             BackendKind::Libvirt => write!(f, "{}", self.connection),
             BackendKind::Terraform => write!(f, "Terraform module {}", self.connection),
+            BackendKind::Proxmox => write!(f, "Proxmox VE {}", self.connection),
         }
     }
 }
@@ -178,6 +182,9 @@ pub struct Created {
     pub host_key: HostKeySource,
     /// A log whose last lines explain a VM that does not come up (serial console, Terraform).
     pub log: Option<(&'static str, PathBuf)>,
+    /// What the fragment's marker records besides backend and connection to find the VM again
+    /// (Proxmox: node and VMID).
+    pub details: Vec<(String, String)>,
 }
 
 /// What a destroy removed.

@@ -135,6 +135,13 @@ pub struct ProvisionArgs {
     /// Terraform program (default: terraform; tofu works too).
     #[arg(long, value_name = "PATH")]
     pub terraform_bin: Option<String>,
+    /// Proxmox template to clone: a name or a VMID (default: template in vm.toml's [proxmox]).
+    #[arg(long, value_name = "NAME|VMID")]
+    pub template: Option<String>,
+    /// Proxmox node for the VM (default: node in [proxmox], else the online node with the most
+    /// free memory).
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
     /// Extra Terraform variable, passed as a string (repeatable).
     #[arg(long = "tf-var", value_name = "K=V")]
     pub tf_vars: Vec<String>,

@@ -113,6 +113,16 @@ pub fn provision(
         .settings
         .reporter
         .info(format!("created {} at {}", vm.name, backend.target()));
+    let marker = created
+        .details
+        .iter()
+        .try_fold(marker, |marker, (key, value)| {
+            marker.with_detail(key, value)
+        });
+    let marker = match marker {
+        Ok(marker) => marker,
+        Err(e) => return Err(rollback(context, backend, vm, e.into())),
+    };
     let made = Made {
         vm,
         backend,

@@ -95,6 +95,45 @@ pub struct Config {
     /// Groups every provisioned VM joins.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// `[proxmox]`: the cluster and how VMs are made on it.
+    pub proxmox: Option<ProxmoxConfig>,
+}
+
+/// How full a Proxmox clone is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CloneMode {
+    /// A full copy of the template's disks (the default).
+    #[default]
+    Full,
+    /// A linked clone: the template's disks are the base (same node and storage).
+    Linked,
+}
+
+/// `[proxmox]` of vm.toml. The API token is never here: `VM_PROXMOX_TOKEN`, or `token_file`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxmoxConfig {
+    /// `https://pve1.lan:8006`.
+    pub url: Option<String>,
+    /// The node new VMs go to; omitted: the online node with the most free memory.
+    pub node: Option<String>,
+    /// The cloud-init template: a name or a VMID.
+    pub template: Option<String>,
+    /// Storage for full clones.
+    pub storage: Option<String>,
+    /// `full` (default) or `linked`.
+    pub clone: Option<CloneMode>,
+    /// PEM file of the CA that signed the API's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// SHA-256 fingerprint of the API's certificate (`pvenode cert info`).
+    pub fingerprint: Option<String>,
+    /// VMIDs vm may use, first and last.
+    pub vmid_range: Option<[u32; 2]>,
+    /// Bridge of net0 (default: the template's).
+    pub bridge: Option<String>,
+    /// A file (mode 0600) holding the API token `user@realm!tokenid=secret`.
+    pub token_file: Option<PathBuf>,
 }
 
 /// A located project.

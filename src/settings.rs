@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::fsutil;
 use crate::inventory::fragment;
 use crate::output::Reporter;
-use crate::project::{Project, Validate};
+use crate::project::{CloneMode, Project, ProxmoxConfig, Validate};
 
 /// Default `--lock-timeout`, seconds.
 pub const LOCK_TIMEOUT_SECS: u64 = 60;
@@ -58,6 +58,34 @@ pub struct Settings {
     pub libvirt: LibvirtSettings,
     /// Terraform settings.
     pub terraform: TerraformSettings,
+    /// Proxmox VE settings.
+    pub proxmox: ProxmoxSettings,
+}
+
+/// Which Proxmox VE cluster, and how VMs are made on it. The token is read by the backend
+/// (environment or 0600 file), never kept here.
+#[derive(Debug, Clone, Default)]
+pub struct ProxmoxSettings {
+    /// API URL, `https://host:8006` (no path).
+    pub url: Option<String>,
+    /// Node for new VMs; `None`: placed on the online node with the most free memory.
+    pub node: Option<String>,
+    /// Template: name or VMID.
+    pub template: Option<String>,
+    /// Storage for full clones.
+    pub storage: Option<String>,
+    /// Full or linked clone.
+    pub clone: CloneMode,
+    /// CA of the API's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Pinned SHA-256 fingerprint of the API's certificate.
+    pub fingerprint: Option<String>,
+    /// First and last VMID vm may use.
+    pub vmid_range: Option<(u32, u32)>,
+    /// Bridge of net0.
+    pub bridge: Option<String>,
+    /// File holding the API token (when `VM_PROXMOX_TOKEN` is not set).
+    pub token_file: Option<PathBuf>,
 }
 
 /// Where and how libvirt VMs are made.
@@ -174,6 +202,7 @@ impl Settings {
                     .unwrap_or_else(|| TERRAFORM_BIN.into()),
                 vars: Vec::new(),
             },
+            proxmox: proxmox(&project.root, config.proxmox.clone().unwrap_or_default())?,
             project,
         })
     }
@@ -212,6 +241,7 @@ impl Settings {
         let connection = match kind {
             BackendKind::Libvirt => self.libvirt.uri.clone(),
             BackendKind::Terraform => self.terraform.dir.display().to_string(),
+            BackendKind::Proxmox => self.proxmox.url.clone().unwrap_or_default(),
         };
         Target { kind, connection }
     }
@@ -227,14 +257,19 @@ impl Settings {
         if self.backend == BackendKind::Terraform {
             targets.push(self.target(BackendKind::Terraform));
         }
+        if self.proxmox.url.is_some() {
+            targets.push(self.target(BackendKind::Proxmox));
+        }
         targets
     }
 
-    /// The targets `vm list` looks at besides those fragments name: the default libvirt
-    /// connection (as `virsh list` would) and the named ones.
+    /// The targets `vm list` looks at besides those fragments name: the named ones, and the
+    /// default libvirt connection (as `virsh list` would) when libvirt is the backend.
     pub fn listed_targets(&self) -> Vec<Target> {
-        let mut targets = vec![self.target(BackendKind::Libvirt)];
-        targets.extend(self.named_targets());
+        let mut targets = self.named_targets();
+        if self.backend == BackendKind::Libvirt {
+            targets.push(self.target(BackendKind::Libvirt));
+        }
         targets
     }
 
@@ -313,6 +348,15 @@ impl Settings {
             .iter()
             .map(|v| parse_tf_var(v))
             .collect::<Result<_, _>>()?;
+        if let Some(template) = &args.template {
+            self.proxmox.template = Some(template.clone());
+        }
+        if let Some(node) = &args.node {
+            self.proxmox.node = Some(node.clone());
+        }
+        if self.backend == BackendKind::Proxmox {
+            self.proxmox.require_for_provision()?;
+        }
         if self.backend == BackendKind::Libvirt && self.libvirt.image.is_none() {
             return Err(Error::Usage(
                 "no base image: pass --image VOLUME (a volume of the pool, or an absolute path), \
@@ -334,6 +378,108 @@ impl Settings {
             validate: self.validate(args.validate.validate),
         })
     }
+}
+
+impl ProxmoxSettings {
+    /// Everything `provision` needs is there.
+    fn require_for_provision(&self) -> Result<(), Error> {
+        if self.template.is_none() {
+            return Err(Error::Usage(
+                "no Proxmox template: pass --template NAME|VMID, or set template in vm.toml's [proxmox]"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[proxmox]`, checked: an https URL without path, one way to trust the certificate, a VMID
+/// range PVE accepts, names without white space.
+fn proxmox(root: &Path, config: ProxmoxConfig) -> Result<ProxmoxSettings, Error> {
+    let bad = |what: String| Error::Usage(format!("{what} ([proxmox] in vm.toml)"));
+    if let Some(url) = &config.url {
+        let rest = url.strip_prefix("https://").ok_or_else(|| {
+            bad(format!(
+                "url {url:?} must start with https:// (the API is only reached over verified TLS)"
+            ))
+        })?;
+        let host = rest.trim_end_matches('/');
+        if host.is_empty()
+            || host.contains(['/', '?', '#', '@'])
+            || host.contains(char::is_whitespace)
+        {
+            return Err(bad(format!(
+                "url {url:?} must be https://HOST[:PORT], e.g. https://pve1.lan:8006"
+            )));
+        }
+    }
+    if config.ca_file.is_some() && config.fingerprint.is_some() {
+        return Err(bad("give ca_file or fingerprint, not both".to_string()));
+    }
+    if let Some(fingerprint) = &config.fingerprint {
+        parse_fingerprint(fingerprint).map_err(bad)?;
+    }
+    let vmid_range = match config.vmid_range {
+        Some([first, last])
+            if (100..=999_999_999).contains(&first) && first <= last && last <= 999_999_999 =>
+        {
+            Some((first, last))
+        }
+        Some([first, last]) => {
+            return Err(bad(format!(
+                "vmid_range [{first}, {last}] must be two VMIDs from 100 to 999999999, the first not above the last"
+            )));
+        }
+        None => None,
+    };
+    for (what, value) in [
+        ("node", &config.node),
+        ("template", &config.template),
+        ("storage", &config.storage),
+        ("bridge", &config.bridge),
+    ] {
+        if let Some(value) = value.as_deref().filter(|v| {
+            v.is_empty()
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        }) {
+            return Err(bad(format!(
+                "{what} {value:?} may hold only letters, digits, '-', '_' and '.'"
+            )));
+        }
+    }
+    Ok(ProxmoxSettings {
+        url: config.url.map(|u| u.trim_end_matches('/').to_string()),
+        node: config.node,
+        template: config.template,
+        storage: config.storage,
+        clone: config.clone.unwrap_or(CloneMode::Full),
+        ca_file: config.ca_file.map(|p| absolute(root, &p)),
+        fingerprint: config.fingerprint,
+        vmid_range,
+        bridge: config.bridge,
+        token_file: config.token_file.map(|p| absolute(root, &p)),
+    })
+}
+
+/// A SHA-256 certificate fingerprint as `pvenode cert info` prints it (`AB:CD:…`, 32 bytes;
+/// case and colons optional).
+pub fn parse_fingerprint(text: &str) -> Result<[u8; 32], String> {
+    let hex: String = text.chars().filter(|c| *c != ':').collect();
+    let bad = || {
+        format!(
+            "fingerprint {text:?} is not a SHA-256 fingerprint: give the 32 bytes `pvenode cert info` prints, e.g. AB:CD:…"
+        )
+    };
+    if hex.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
 }
 
 /// `path` made absolute against `base` (a relative vm.toml path is relative to the project).

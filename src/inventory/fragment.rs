@@ -265,8 +265,10 @@ pub fn string_var(key: &str, value: &str) -> String {
 pub struct Marker {
     /// Which backend made the VM (`libvirt`, `terraform`, or `external` for `inventory add`).
     pub backend: String,
-    /// How to reach that backend again (a libvirt URI, a Terraform folder, `-`).
+    /// How to reach that backend again (a libvirt URI, a Terraform folder, a Proxmox URL, `-`).
     pub connection: String,
+    /// What else finds the VM again (Proxmox: `node`, `vmid`), in order.
+    pub details: Vec<(String, String)>,
 }
 
 impl Marker {
@@ -280,15 +282,44 @@ impl Marker {
         Ok(Marker {
             backend: backend.to_string(),
             connection: connection.to_string(),
+            details: Vec::new(),
         })
+    }
+
+    /// Adds `key=value` to the marker line, after checking both fit on it (a key of
+    /// lower-case letters and '_', a value without white space).
+    pub fn with_detail(mut self, key: &str, value: &str) -> Result<Marker, FragmentInputError> {
+        let key_ok = !key.is_empty()
+            && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            && !matches!(key, "backend" | "connection");
+        if !key_ok {
+            return Err(FragmentInputError::MarkerField("detail", key.to_string()));
+        }
+        if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(FragmentInputError::MarkerField("detail", value.to_string()));
+        }
+        self.details.push((key.to_string(), value.to_string()));
+        Ok(self)
+    }
+
+    /// The value of detail `key`, if the marker has it.
+    pub fn detail(&self, key: &str) -> Option<&str> {
+        self.details
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The marker line.
     pub fn line(&self) -> String {
-        format!(
+        let mut line = format!(
             "{MARKER_PREFIX} backend={} connection={}",
             self.backend, self.connection
-        )
+        );
+        for (key, value) in &self.details {
+            line.push_str(&format!(" {key}={value}"));
+        }
+        line
     }
 
     /// Reads the marker from a fragment's first line, if it has one.
@@ -297,14 +328,23 @@ impl Marker {
         let rest = first.strip_prefix(MARKER_PREFIX)?;
         let mut backend = None;
         let mut connection = None;
+        let mut details = Vec::new();
         for pair in rest.split_whitespace() {
             match pair.split_once('=') {
                 Some(("backend", v)) => backend = Some(v),
                 Some(("connection", v)) => connection = Some(v),
-                _ => {}
+                Some((k, v)) => details.push((k, v)),
+                None => {}
             }
         }
-        Marker::new(backend?, connection?).ok()
+        let mut marker = Marker::new(backend?, connection?).ok()?;
+        for (key, value) in details {
+            // A detail this version cannot read does not make the fragment hand-written.
+            if let Ok(with) = marker.clone().with_detail(key, value) {
+                marker = with;
+            }
+        }
+        Some(marker)
     }
 }
 
@@ -400,6 +440,21 @@ pub fn read_marker(path: &Path) -> Result<Option<Marker>, FragmentError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marker_details_round_trip_and_refuse_what_does_not_fit_the_line() {
+        let marker = Marker::new("proxmox", "https://pve:8006")
+            .and_then(|m| m.with_detail("node", "pve1"))
+            .and_then(|m| m.with_detail("vmid", "101"))
+            .unwrap();
+        let line = marker.line();
+        assert!(line.ends_with("backend=proxmox connection=https://pve:8006 node=pve1 vmid=101"));
+        let read = Marker::parse(&format!("{line} Odd=x\n[web]\n")).unwrap();
+        assert_eq!(read, marker);
+        assert_eq!(read.detail("vmid"), Some("101"));
+        assert!(marker.clone().with_detail("vmid", "a b").is_err());
+        assert!(marker.with_detail("backend", "x").is_err());
+    }
 
     #[test]
     fn names_that_break_paths_or_ansible_are_refused() {

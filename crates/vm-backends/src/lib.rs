@@ -2,6 +2,7 @@
 //! place that knows them all: a new backend is a new folder plus a line here.
 
 pub mod libvirt;
+pub mod proxmox;
 pub mod terraform;
 
 use vm::backend::{Backend, BackendError, BackendKind, Target};
@@ -21,5 +22,11 @@ pub fn open(target: &Target, settings: &Settings) -> Result<Box<dyn Backend>, Ba
             )?
             .with_vars(settings.terraform.vars.clone()),
         ),
+        BackendKind::Proxmox => Box::new(proxmox::Proxmox::open(
+            &target.connection,
+            &settings.proxmox,
+            settings.project.state_dir(),
+            settings.reporter,
+        )?),
     })
 }

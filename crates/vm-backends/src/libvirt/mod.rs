@@ -523,6 +523,7 @@ impl Backend for Libvirt {
             // authenticated connection.
             host_key: HostKeySource::Installed,
             log: Some(("serial console", provisioned.console_log.into())),
+            details: Vec::new(),
         })
     }
 

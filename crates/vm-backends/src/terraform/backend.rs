@@ -53,6 +53,7 @@ impl Backend for Terraform {
             user: outputs.user,
             host_key,
             log: Some(("Terraform", self.log().to_path_buf())),
+            details: Vec::new(),
         })
     }
 
