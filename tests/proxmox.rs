@@ -515,3 +515,29 @@ fn orphans_both_ways_are_found_and_a_vm_gone_behind_vms_back_is_cleaned_up() {
         .stderr_contains("already gone");
     assert!(fragment(&project, "again").is_none());
 }
+
+#[test]
+fn a_node_can_be_chosen_a_linked_clone_stays_on_the_templates_and_warnings_are_no_failure() {
+    let fake = Fake::start(json!({"faults": {"task_warnings": {"qmclone": 2}}}));
+    let project = project(&fake, "");
+    provision(&project, &fake, "on-two", &["--node", "pve2"])
+        .success()
+        .stderr_contains("WARNINGS: 2");
+    assert_eq!(fake.vms_named("on-two")[0]["node"], "pve2");
+    assert!(
+        fragment(&project, "on-two")
+            .unwrap()
+            .contains(" node=pve2 ")
+    );
+    provision(&project, &fake, "nowhere", &["--node", "pve9"])
+        .code(1)
+        .stderr_contains("node pve9 is not an online node")
+        .stderr_contains("pve1, pve2");
+    let linked = project_with(&fake, &fake.vm_toml("clone = \"linked\""));
+    provision(&linked, &fake, "linked1", &[]).success();
+    assert_eq!(fake.vms_named("linked1")[0]["node"], "pve1");
+    provision(&linked, &fake, "linked2", &["--node", "pve2"])
+        .code(1)
+        .stderr_contains("a linked clone of template 9000 must be on its node pve1");
+    assert!(fake.vms_named("nowhere").is_empty() && fake.vms_named("linked2").is_empty());
+}

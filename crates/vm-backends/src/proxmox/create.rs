@@ -111,6 +111,12 @@ impl Proxmox {
             })
             .collect();
         if let Some(node) = &self.settings.node {
+            if self.settings.clone == CloneMode::Linked && *node != template.node {
+                return Err(BackendError::Invalid(format!(
+                    "a linked clone of template {} must be on its node {}, not {node};                      drop --node, or use clone = \"full\" in vm.toml's [proxmox]",
+                    template.vmid, template.node
+                )));
+            }
             return if online.iter().any(|(n, _)| n == node) {
                 Ok(node.clone())
             } else {
