@@ -46,6 +46,11 @@ struct Fake {
 
 impl Fake {
     fn start(config: Value) -> Fake {
+        Fake::start_with_host_key(config, &make_key("root@guest"))
+    }
+
+    /// A fake whose guest agent returns `host_key` as the host key file's content.
+    fn start_with_host_key(config: Value, host_key: &str) -> Fake {
         let python = std::env::var("VM_FAKEPVE_PYTHON").unwrap_or_else(|_| {
             panic!(
                 "VM_FAKEPVE_PYTHON is not set: run the tests through scripts/test, which creates \
@@ -55,7 +60,7 @@ impl Fake {
         let dir = tempfile::tempdir().unwrap();
         let config_file = dir.path().join("fake.json");
         std::fs::write(&config_file, config.to_string()).unwrap();
-        let host_key = make_key("root@guest");
+        let host_key = host_key.to_string();
         let mut child = Command::new(python)
             .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fakepve/launch.py"))
             .arg("--config")
@@ -540,4 +545,19 @@ fn a_node_can_be_chosen_a_linked_clone_stays_on_the_templates_and_warnings_are_n
         .code(1)
         .stderr_contains("a linked clone of template 9000 must be on its node pve1");
     assert!(fake.vms_named("nowhere").is_empty() && fake.vms_named("linked2").is_empty());
+}
+
+#[test]
+fn a_host_key_the_agent_never_delivers_is_pinned_on_first_use_and_said_so() {
+    // The agent answers, but the key file never holds a key.
+    let fake = Fake::start_with_host_key(json!({}), "not a key");
+    let project = project(&fake, "");
+    provision(&project, &fake, "tofu", &["--timeout", "3"])
+        .success()
+        .stderr_contains("its host key is pinned on first use")
+        .stderr_contains("StrictHostKeyChecking=accept-new");
+    let text = fragment(&project, "tofu").unwrap();
+    assert!(text.contains("StrictHostKeyChecking=accept-new"), "{text}");
+    let list = run(&project, &fake, &["--json", "list"]);
+    assert_eq!(list.json_row("tofu")["host_key"], "first-use");
 }

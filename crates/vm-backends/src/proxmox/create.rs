@@ -253,16 +253,7 @@ pub fn create(
     let start = Instant::now();
     let plan = proxmox.plan(vm)?;
     let vmid = clone(proxmox, vm, &plan, env)?;
-    let made = Resource {
-        vmid,
-        node: plan.node.clone(),
-        name: vm.name.to_string(),
-        status: String::new(),
-        template: false,
-        tags: Vec::new(),
-        maxmem: 0,
-        maxcpu: 0,
-    };
+    let made = Resource::made(vmid, &plan.node, vm.name);
     let result = finish(proxmox, vm, &plan, vmid, env, start);
     match result {
         Ok(created) => Ok(created),
@@ -346,16 +337,7 @@ fn clone(proxmox: &Proxmox, vm: &NewVm, plan: &Plan, env: &CreateEnv) -> Result<
         )
         .map_err(|error| {
             // A clone task that failed removes its VM; one that still exists is purged.
-            let stub = Resource {
-                vmid,
-                node: plan.node.clone(),
-                name: vm.name.to_string(),
-                status: String::new(),
-                template: false,
-                tags: Vec::new(),
-                maxmem: 0,
-                maxcpu: 0,
-            };
+            let stub = Resource::made(vmid, &plan.node, vm.name);
             match proxmox.managed_vmid(vmid) {
                 Ok(Some(_)) => match proxmox.purge(&stub) {
                     Ok(()) => error,
@@ -515,6 +497,22 @@ fn finish(
             ("vmid".into(), vmid.to_string()),
         ],
     })
+}
+
+impl Resource {
+    /// What is known of a VM this backend just made (enough to purge it).
+    fn made(vmid: u32, node: &str, name: &str) -> Resource {
+        Resource {
+            vmid,
+            node: node.to_string(),
+            name: name.to_string(),
+            status: String::new(),
+            template: false,
+            tags: Vec::new(),
+            maxmem: 0,
+            maxcpu: 0,
+        }
+    }
 }
 
 impl Proxmox {
