@@ -38,6 +38,8 @@ pub enum Command {
     Provision(Box<ProvisionArgs>),
     /// Remove VMs: the VM, its disks, its host key and its inventory fragment.
     Destroy(DestroyArgs),
+    /// Make the VMs of a file (vms.toml) exist as it says: create what is missing, in parallel.
+    Apply(ApplyArgs),
     /// List the VMs vm manages, with their inventory state.
     List {
         /// libvirt URI to look at besides those recorded in fragments.
@@ -49,12 +51,53 @@ pub enum Command {
     Inventory(InventoryCommand),
 }
 
+/// `vm apply …`
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// The file of VMs (default: vms.toml in the project).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Destroy the VMs this file made whose keys are gone from it.
+    #[arg(long)]
+    pub prune: bool,
+    /// Take over same-named VMs this file did not make (rewrite their fragments).
+    #[arg(long)]
+    pub adopt: bool,
+    /// How many VMs are made at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub parallel: u32,
+    /// Seconds between the starts of two creations.
+    #[arg(long, default_value_t = 0.0, value_name = "SECS")]
+    pub stagger: f64,
+    /// Do not wait for SSH and cloud-init.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Do not ask before destroying (required with --prune when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub validate: ValidateArg,
+}
+
 /// `vm destroy …`
 #[derive(Debug, Clone, Args)]
 pub struct DestroyArgs {
     /// The VMs.
-    #[arg(required = true, value_name = "NAME")]
+    #[arg(
+        required_unless_present = "all",
+        conflicts_with = "all",
+        value_name = "NAME"
+    )]
     pub names: Vec<String>,
+    /// Every VM `vm apply` made from the file (-f).
+    #[arg(long)]
+    pub all: bool,
+    /// The file of `--all` (default: vms.toml in the project).
+    #[arg(short = 'f', long = "file", value_name = "FILE", requires = "all")]
+    pub file: Option<PathBuf>,
     /// Do not ask (required when not on a terminal).
     #[arg(long)]
     pub yes: bool,

@@ -81,6 +81,21 @@ pub fn replace_checked<E>(
     result
 }
 
+/// Percent-encoding of one value, `encodeURIComponent` style: everything but ASCII letters,
+/// digits and `-_.!~*'()` becomes `%XX`. The result has no white space, so it fits a marker
+/// line or a URL.
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// The program `name` would run: itself when it names a path (contains `/`), else the first
 /// executable file called `name` in a folder of `PATH`.
 pub fn find_program(name: &str) -> Option<PathBuf> {

@@ -5,6 +5,7 @@
 //! themselves (libvirt, Terraform) are in `crates/vm-backends`, which the light `vm` program
 //! never links (DESIGN.md).
 
+pub mod apply;
 pub mod backend;
 pub mod cli;
 pub mod commands;

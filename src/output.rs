@@ -183,3 +183,136 @@ mod tests {
         assert_eq!(human(Duration::from_secs(3_780)), "1 h 3 min");
     }
 }
+
+/// Progress of several VMs at once, drawn as one display: on a terminal one line per VM with
+/// its phase and elapsed time, redrawn in place; elsewhere one line per event on stderr; with
+/// `--json`, one JSON line per event on stdout instead.
+#[derive(Clone)]
+pub struct Board {
+    state: std::sync::Arc<std::sync::Mutex<BoardState>>,
+    mode: BoardMode,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BoardMode {
+    Terminal,
+    Lines,
+    Json,
+    Quiet,
+}
+
+struct BoardState {
+    start: Instant,
+    rows: Vec<(String, String, Instant)>,
+    drawn: usize,
+}
+
+/// One JSON line of `vm apply --json` progress.
+#[derive(Serialize)]
+struct BoardEvent<'a> {
+    event: &'static str,
+    vm: &'a str,
+    phase: &'a str,
+    seconds: f64,
+}
+
+impl Board {
+    /// A board for this run's settings.
+    pub fn new(reporter: Reporter, json: bool) -> Board {
+        let mode = if json {
+            BoardMode::Json
+        } else if reporter.is_quiet() {
+            BoardMode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            BoardMode::Terminal
+        } else {
+            BoardMode::Lines
+        };
+        Board {
+            state: std::sync::Arc::new(std::sync::Mutex::new(BoardState {
+                start: Instant::now(),
+                rows: Vec::new(),
+                drawn: 0,
+            })),
+            mode,
+        }
+    }
+
+    /// The progress of `vm` on this board.
+    pub fn vm(&self, vm: &str) -> BoardVm {
+        BoardVm {
+            board: self.clone(),
+            vm: vm.to_string(),
+        }
+    }
+
+    fn set(&self, vm: &str, phase: &str) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        match state.rows.iter_mut().find(|(name, ..)| name == vm) {
+            Some(row) => {
+                row.1 = phase.to_string();
+            }
+            None => state.rows.push((vm.to_string(), phase.to_string(), now)),
+        }
+        let seconds = state.start.elapsed().as_secs_f64();
+        match self.mode {
+            BoardMode::Terminal => Self::draw(&mut state),
+            BoardMode::Lines => eprintln!("{vm}: {phase} ({})", human(now - state.start)),
+            BoardMode::Json => {
+                // Progress lines that cannot be written are no reason to stop the work.
+                let _ = print_json(&BoardEvent {
+                    event: "phase",
+                    vm,
+                    phase,
+                    seconds,
+                });
+            }
+            BoardMode::Quiet => {}
+        }
+    }
+
+    fn tick(&self) {
+        if self.mode == BoardMode::Terminal
+            && let Ok(mut state) = self.state.lock()
+        {
+            Self::draw(&mut state);
+        }
+    }
+
+    /// Redraws every row in place: up to the first row, then each row on its own line.
+    fn draw(state: &mut BoardState) {
+        let mut out = String::new();
+        if state.drawn > 0 {
+            out.push_str(&format!("\x1b[{}A", state.drawn));
+        }
+        for (vm, phase, since) in &state.rows {
+            out.push_str(&format!(
+                "\r\x1b[2K{vm:<20} {phase:<28} {}\n",
+                human(since.elapsed())
+            ));
+        }
+        state.drawn = state.rows.len();
+        let _ = write!(std::io::stderr(), "{out}");
+    }
+}
+
+/// One VM's rows on a [`Board`].
+pub struct BoardVm {
+    board: Board,
+    vm: String,
+}
+
+impl Progress for BoardVm {
+    fn phase(&mut self, what: &str) {
+        self.board.set(&self.vm, what);
+    }
+
+    fn tick(&mut self) {
+        self.board.tick();
+    }
+
+    fn clear(&mut self) {}
+}

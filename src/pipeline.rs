@@ -116,6 +116,7 @@ pub fn provision(
     let marker = created
         .details
         .iter()
+        .chain(&vm.marker_details)
         .try_fold(marker, |marker, (key, value)| {
             marker.with_detail(key, value)
         });

@@ -148,6 +148,8 @@ pub struct VmRequest {
     pub keep_on_failure: bool,
     /// `--validate` of the merge.
     pub validate: Validate,
+    /// More for the fragment's marker (`vm apply`: the key and the file).
+    pub marker_details: Vec<(String, String)>,
 }
 
 impl Settings {
@@ -376,6 +378,7 @@ impl Settings {
             wait: !args.no_wait,
             keep_on_failure: args.keep_on_failure,
             validate: self.validate(args.validate.validate),
+            marker_details: Vec::new(),
         })
     }
 }

@@ -33,7 +33,22 @@ pub struct DestroyRow {
 /// Runs `vm destroy`: every VM named is attempted; the first failure decides the exit code.
 pub fn run(context: Context, args: &DestroyArgs) -> Result<(), Error> {
     let mut plans = Vec::new();
-    for name in &args.names {
+    let names = if args.all {
+        let path = crate::commands::apply::file_path(&context, args.file.as_deref());
+        let source = crate::apply::Source::read(&path, &context.settings.project.root)?;
+        let names = crate::apply::made_by(&context, &source);
+        if names.is_empty() {
+            context.settings.reporter.info(format!(
+                "no VM made by {} has a fragment here; nothing to destroy",
+                path.display()
+            ));
+            return Ok(());
+        }
+        names
+    } else {
+        args.names.clone()
+    };
+    for name in &names {
         fragment::validate_name(name)?;
         plans.push(plan(&context, name, args.connect.as_deref())?);
     }
@@ -84,7 +99,8 @@ fn plan(
     Ok((name.to_string(), target.reconnected(connect), marker))
 }
 
-fn destroy_one(
+/// Destroys one VM, then removes its host key and fragment and merges.
+pub fn destroy_one(
     context: &Context,
     name: &str,
     target: &Target,

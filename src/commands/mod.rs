@@ -1,6 +1,7 @@
 //! One file per command: glue between the command line and the domain modules. [`run`] is the
 //! one dispatch table; [`needs_backends`] says which program runs each command.
 
+pub mod apply;
 pub mod destroy;
 pub mod inventory;
 pub mod list;
@@ -16,6 +17,7 @@ use crate::project::Validate;
 use crate::settings::Settings;
 
 /// What every command gets: the resolved settings and the way to open backends.
+#[derive(Clone)]
 pub struct Context {
     /// Flags, vm.toml and environment, resolved.
     pub settings: Settings,
@@ -30,7 +32,10 @@ pub struct Context {
 /// do not pay for loading libvirt's 50-odd shared libraries at every start.
 pub fn needs_backends(command: &Command) -> bool {
     match command {
-        Command::Provision(_) | Command::Destroy { .. } | Command::List { .. } => true,
+        Command::Provision(_)
+        | Command::Apply(_)
+        | Command::Destroy { .. }
+        | Command::List { .. } => true,
         Command::Inventory(command) => match command {
             InventoryCommand::Check | InventoryCommand::Prune { .. } => true,
             InventoryCommand::Merge(_)
@@ -62,6 +67,7 @@ pub fn run(cli: Cli, open: Opener) -> Result<(), Error> {
         Command::Inventory(command) => inventory::run(&context, command),
         Command::Provision(args) => provision::run(context, &args),
         Command::Destroy(args) => destroy::run(context, &args),
+        Command::Apply(args) => apply::run(context, &args),
         Command::List { connect } => list::run(context, connect.as_deref()),
     }
 }

@@ -347,19 +347,10 @@ pub fn as_int(value: &Value) -> Option<i64> {
     }
 }
 
-/// Percent-encoding of one value, `encodeURIComponent` style: everything but letters, digits
-/// and `-_.!~*'()` becomes `%XX`. PVE wants `sshkeys` encoded so before the form body encodes
-/// it again, and UPIDs in paths.
+/// Percent-encoding `encodeURIComponent` style: PVE wants `sshkeys` encoded so before the
+/// form body encodes it again, and UPIDs in paths.
 pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    vm::fsutil::percent_encode(text)
 }
 
 /// The inverse of [`encode`] (PVE returns `sshkeys` encoded).
