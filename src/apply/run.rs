@@ -74,10 +74,7 @@ pub fn apply(context: &Context, steps: &[Step], options: &Options) -> Vec<Outcom
     std::thread::scope(|scope| {
         for _ in 0..options.parallel.max(1) {
             scope.spawn(|| {
-                loop {
-                    let Some(i) = next.lock().ok().and_then(|mut n| n.next()) else {
-                        break;
-                    };
+                while let Some(i) = next.lock().ok().and_then(|mut n| n.next()) {
                     wait_for_turn(&last_start, options.stagger);
                     let outcome = create(context, &steps[i], &board);
                     if let Ok(mut done) = done.lock() {
