@@ -245,6 +245,20 @@ pub trait Backend {
 
     /// The command that removes what a failed destroy or rollback left of `name`.
     fn cleanup_hint(&self, name: &str) -> String;
+
+    /// Gives the VM `memory_mib` and `vcpus` in its configuration; says whether it must be
+    /// restarted for them to take effect.
+    fn resize(&self, name: &str, memory_mib: u64, vcpus: u32) -> Result<Resized, BackendError>;
+
+    /// Stops and starts the VM, so that a changed configuration takes effect.
+    fn restart(&self, name: &str) -> Result<(), BackendError>;
+}
+
+/// What a resize did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resized {
+    /// The VM runs with the old size until it is restarted (`vm apply --restart`).
+    pub restart_needed: bool,
 }
 
 /// A backend opened (or why it could not be), shared by everyone who asks for its target.

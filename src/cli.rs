@@ -78,6 +78,9 @@ pub struct ApplyArgs {
     /// Do not ask before destroying (required with --prune when not on a terminal).
     #[arg(long)]
     pub yes: bool,
+    /// Restart VMs whose new memory or vCPUs take effect only then.
+    #[arg(long)]
+    pub restart: bool,
     #[command(flatten)]
     pub validate: ValidateArg,
 }

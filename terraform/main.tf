@@ -123,6 +123,12 @@ resource "libvirt_cloudinit_disk" "seed" {
     instance-id    = "${var.vm_name}-${terraform.workspace}"
     local-hostname = var.vm_name
   })
+
+  # vm passes the host key only when it creates the VM (empty on resize and destroy): a later
+  # apply must not rebuild the seed, nor the VM with it.
+  lifecycle {
+    ignore_changes = [user_data]
+  }
 }
 
 resource "libvirt_domain" "vm" {

@@ -308,7 +308,12 @@ fn changes_are_planned_as_updates_and_groups_and_vars_rewrite_the_fragment() {
     project
         .run(&["apply", "--no-wait"])
         .success()
-        .stderr_contains("memory 1024 MiB -> 2048 MiB not changed");
+        .stdout_contains("update");
+    // The module was applied again with the new size.
+    let vars = String::from_utf8(project.read(".vm/terraform/db01.tfvars.json").unwrap()).unwrap();
+    assert!(vars.contains("\"memory\":2048"), "{vars}");
+    let plan = project.run(&["apply", "--dry-run"]);
+    assert!(!plan.stdout.contains("update"), "{}", plan.stdout);
     let inventory = String::from_utf8(std::fs::read(project.inventory_ini()).unwrap()).unwrap();
     assert!(inventory.contains("[edge]\nweb-server-02"), "{inventory}");
     let fragment = String::from_utf8(

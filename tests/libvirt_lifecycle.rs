@@ -333,3 +333,72 @@ fn a_vm_that_never_answers_ssh_times_out_with_exit_5_and_is_rolled_back() {
     assert_eq!(domain_state("lc-slow").as_deref(), Some("running"));
     assert!(project.read("ansible/inventory.d/lc-slow.ini").is_none());
 }
+
+#[test]
+fn apply_makes_four_reapply_changes_nothing_and_an_edit_creates_one_and_prunes_one() {
+    let key = setup().display().to_string();
+    let names = ["la-1", "la-2", "la-3", "la-4", "la-5"];
+    let _cleanup = Cleanup(names.iter().map(|n| n.to_string()).collect());
+    let project = Project::new();
+    project.write(
+        "vm.toml",
+        &format!(
+            "connect = {URI:?}\npool = {POOL:?}\nimage = \"base.qcow2\"\nnetwork = \"user\"\n\
+             domain_type = \"qemu\"\nssh_key = {key:?}\nvalidate = \"internal\"\n"
+        ),
+    );
+    let four =
+        "[defaults]\nmemory = 256\nvcpus = 1\n\n[vms.la-1]\n[vms.la-2]\n[vms.la-3]\n[vms.la-4]\n";
+    project.write("vms.toml", four);
+    project
+        .run(&["apply", "--parallel", "4", "--no-wait"])
+        .success();
+    for name in &names[..4] {
+        assert_eq!(domain_state(name).as_deref(), Some("running"), "{name}");
+    }
+    let before = inventory(&project);
+    assert_eq!(
+        before.matches("ansible_host=127.0.0.1").count(),
+        4,
+        "{before}"
+    );
+    project
+        .run(&["apply", "--no-wait"])
+        .success()
+        .stderr_contains("nothing to do");
+    assert_eq!(inventory(&project), before);
+
+    // la-4 leaves the file, la-5 joins it.
+    project.write("vms.toml", &four.replace("[vms.la-4]\n", "[vms.la-5]\n"));
+    let plan = project.run(&["apply", "--dry-run", "--prune"]);
+    plan.success();
+    let action = |name: &str| {
+        plan.stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .map(str::to_string)
+    };
+    assert_eq!(action("la-5").as_deref(), Some("create"), "{}", plan.stdout);
+    assert_eq!(
+        action("la-4").as_deref(),
+        Some("destroy"),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(action("la-1").as_deref(), Some("no-op"), "{}", plan.stdout);
+    project
+        .run(&["apply", "--prune", "--yes", "--no-wait"])
+        .success();
+    assert_eq!(domain_state("la-4"), None);
+    assert_eq!(domain_state("la-5").as_deref(), Some("running"));
+    let after = inventory(&project);
+    assert!(
+        !after.contains("la-4") && after.contains("la-5 "),
+        "{after}"
+    );
+    project.run(&["destroy", "--all", "--yes"]).success();
+    for name in names {
+        assert_eq!(domain_state(name), None, "{name}");
+    }
+}

@@ -561,3 +561,85 @@ fn a_host_key_the_agent_never_delivers_is_pinned_on_first_use_and_said_so() {
     let list = run(&project, &fake, &["--json", "list"]);
     assert_eq!(list.json_row("tofu")["host_key"], "first-use");
 }
+
+#[test]
+fn apply_makes_four_with_a_stagger_and_a_new_size_takes_effect_on_restart() {
+    let fake = Fake::start(json!({}));
+    let project = project(&fake, "");
+    let file = "[defaults]\nmemory = 1024\nvcpus = 1\nssh_key = \"id_test.pub\"\n\n\
+                [vms.a]\n[vms.b]\n[vms.c]\n[vms.d]\nname = \"delta\"\n";
+    project.write("vms.toml", file);
+    let applied = run(
+        &project,
+        &fake,
+        &[
+            "--json",
+            "apply",
+            "--parallel",
+            "4",
+            "--stagger",
+            "0.4",
+            "--no-wait",
+        ],
+    );
+    applied.success();
+    let lines: Vec<Value> = applied
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut started: Vec<f64> = lines
+        .iter()
+        .filter(|l| l["event"] == "phase" && l["phase"] == "starting")
+        .map(|l| l["seconds"].as_f64().unwrap())
+        .collect();
+    started.sort_by(f64::total_cmp);
+    assert_eq!(started.len(), 4);
+    for pair in started.windows(2) {
+        assert!(pair[1] - pair[0] >= 0.39, "starts too close: {started:?}");
+    }
+    for name in ["a", "b", "c", "delta"] {
+        assert_eq!(fake.vms_named(name).len(), 1, "{name}");
+    }
+    run(&project, &fake, &["apply", "--no-wait"])
+        .success()
+        .stderr_contains("nothing to do");
+
+    // A new size: in the configuration at once, in effect after a restart.
+    project.write(
+        "vms.toml",
+        &file.replace("[vms.b]\n", "[vms.b]\nmemory = 2048\n"),
+    );
+    run(&project, &fake, &["apply", "--no-wait"])
+        .success()
+        .stderr_contains(
+            "memory 1024 MiB -> 2048 MiB: in its configuration, in effect after a restart",
+        );
+    let vm = &fake.vms_named("b")[0];
+    let base = format!(
+        "/nodes/{}/qemu/{}",
+        vm["node"].as_str().unwrap(),
+        vm["vmid"]
+    );
+    let pending = fake.get(&format!("{base}/pending"))["data"].clone();
+    let memory = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["key"] == "memory")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        memory["pending"].to_string().trim_matches('"'),
+        "2048",
+        "{pending}"
+    );
+    run(&project, &fake, &["apply", "--no-wait", "--restart"])
+        .success()
+        .stderr_contains("restarted");
+    let config = &fake.get(&format!("{base}/config"))["data"];
+    assert_eq!(config["memory"].to_string().trim_matches('"'), "2048");
+    run(&project, &fake, &["apply", "--no-wait"])
+        .success()
+        .stderr_contains("nothing to do");
+}

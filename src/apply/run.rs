@@ -59,6 +59,8 @@ pub struct Options {
     pub stagger: Duration,
     /// `--validate` of the merges.
     pub validate: ValidateArg,
+    /// Restart VMs whose new size needs it.
+    pub restart: bool,
 }
 
 /// Carries out `steps`; returns one outcome per step, in plan order.
@@ -104,7 +106,7 @@ pub fn apply(context: &Context, steps: &[Step], options: &Options) -> Vec<Outcom
                 outcome.message = why.clone();
                 outcome
             }
-            Action::Update(what) => update(context, step, what, &options.validate),
+            Action::Update(what) => update(context, step, what, options),
             Action::Destroy => destroy(context, step, &options.validate),
             Action::Create => Outcome::new(step, "failed"),
         };
@@ -165,11 +167,12 @@ fn create(context: &Context, step: &Step, board: &Board) -> Outcome {
     outcome
 }
 
-/// Rewrites the fragment with the file's groups and vars (and this file's marker when adopted);
-/// memory and vCPUs are reported, not changed.
-fn update(context: &Context, step: &Step, what: &[String], validate: &ValidateArg) -> Outcome {
+/// Rewrites the fragment with the file's groups and vars (and this file's marker when adopted),
+/// and gives the VM the file's memory and vCPUs (restarting it with `--restart` when needed).
+fn update(context: &Context, step: &Step, what: &[String], options: &Options) -> Outcome {
+    let validate = &options.validate;
     let mut outcome = Outcome::new(step, "failed");
-    let (Some((_, vm)), Some(path)) = (&step.request, &step.fragment) else {
+    let (Some((settings, vm)), Some(path)) = (&step.request, &step.fragment) else {
         return outcome;
     };
     let result = (|| -> Result<Option<String>, Error> {
@@ -210,29 +213,36 @@ fn update(context: &Context, step: &Step, what: &[String], validate: &ValidateAr
             marker,
         };
         let text = spec.render(&context.settings.project.templates_dir())?;
-        let _lock = context.lock()?;
-        context.publish_fragment(path, &text, Some(&previous), validate.validate)?;
-        let unapplied: Vec<&String> = what
+        {
+            let _lock = context.lock()?;
+            context.publish_fragment(path, &text, Some(&previous), validate.validate)?;
+        }
+        let sized: Vec<&str> = what
             .iter()
             .filter(|w| w.starts_with("memory") || w.starts_with("vCPUs"))
+            .map(String::as_str)
             .collect();
-        Ok((!unapplied.is_empty()).then(|| {
-            format!(
-                "{} not changed: vm does not resize existing VMs yet; `vm destroy {}` and apply again to remake it",
-                unapplied
-                    .iter()
-                    .map(|w| w.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                vm.name
-            )
-        }))
+        if sized.is_empty() {
+            return Ok(None);
+        }
+        let backend = (context.open)(&step.target, settings)?;
+        let resized = backend.resize(&vm.name, vm.memory_mib, vm.vcpus)?;
+        match (resized.restart_needed, options.restart) {
+            (false, _) => Ok(None),
+            (true, true) => {
+                backend.restart(&vm.name)?;
+                Ok(Some(format!("{}: restarted", sized.join(", "))))
+            }
+            (true, false) => Ok(Some(format!(
+                "{}: in its configuration, in effect after a restart (`vm apply --restart`)",
+                sized.join(", ")
+            ))),
+        }
     })();
     match result {
-        Ok(None) => outcome.result = "ok",
-        Ok(Some(note)) => {
-            outcome.result = "partial";
-            outcome.message = note;
+        Ok(note) => {
+            outcome.result = "ok";
+            outcome.message = note.unwrap_or_default();
         }
         Err(e) => outcome.message = e.to_string(),
     }

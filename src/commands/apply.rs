@@ -77,6 +77,7 @@ pub fn run(context: Context, args: &ApplyArgs) -> Result<(), Error> {
         parallel: args.parallel as usize,
         stagger: Duration::from_secs_f64(args.stagger),
         validate: args.validate.clone(),
+        restart: args.restart,
     };
     let outcomes = run::apply(&context, &steps, &options);
     let failed = outcomes

@@ -113,6 +113,11 @@ resource "proxmox_virtual_environment_file" "user_data" {
       runcmd   = [["systemctl", "enable", "--now", "qemu-guest-agent"]]
     })])
   }
+
+  # vm passes the host key only when it creates the VM (empty on resize and destroy).
+  lifecycle {
+    ignore_changes = [source_raw]
+  }
 }
 
 resource "proxmox_virtual_environment_vm" "vm" {

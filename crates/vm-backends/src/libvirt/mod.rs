@@ -18,7 +18,7 @@ use virt::storage_pool::StoragePool;
 use virt::sys;
 use vm::backend::{
     Backend, BackendError, CreateEnv, Created, Destroyed, HostKeySource, NetworkChoice, NewVm,
-    Target, VmInfo,
+    Resized, Target, VmInfo,
 };
 use vm::guest::seed::Seed;
 use vm::inventory::check::Presence;
@@ -562,5 +562,53 @@ impl Backend for Libvirt {
 
     fn cleanup_hint(&self, name: &str) -> String {
         self.cleanup(name)
+    }
+
+    /// Memory and vCPUs of the domain's persistent configuration (maximum and current, in the
+    /// order that keeps current within maximum); a running domain keeps its size until it is
+    /// restarted.
+    fn resize(&self, name: &str, memory_mib: u64, vcpus: u32) -> Result<Resized, BackendError> {
+        let domain = self.domain(name)?.ok_or_else(|| {
+            BackendError::Invalid(format!("no domain named {name} at {}", self.uri))
+        })?;
+        let kib = memory_mib * 1024;
+        let config = sys::VIR_DOMAIN_MEM_CONFIG;
+        let memory = domain
+            .set_memory_flags(kib, config | sys::VIR_DOMAIN_MEM_MAXIMUM)
+            .and_then(|()| domain.set_memory_flags(kib, config));
+        memory.map_err(libvirt_error(format!("cannot change the memory of {name}")))?;
+        let current = domain
+            .vcpus_flags(sys::VIR_DOMAIN_VCPU_CONFIG)
+            .map_err(libvirt_error(format!("cannot read the vCPUs of {name}")))?;
+        let maximum = sys::VIR_DOMAIN_VCPU_CONFIG | sys::VIR_DOMAIN_VCPU_MAXIMUM;
+        let cpus = if vcpus >= current {
+            domain
+                .set_vcpus_flags(vcpus, maximum)
+                .and_then(|()| domain.set_vcpus_flags(vcpus, sys::VIR_DOMAIN_VCPU_CONFIG))
+        } else {
+            domain
+                .set_vcpus_flags(vcpus, sys::VIR_DOMAIN_VCPU_CONFIG)
+                .and_then(|()| domain.set_vcpus_flags(vcpus, maximum))
+        };
+        cpus.map_err(libvirt_error(format!("cannot change the vCPUs of {name}")))?;
+        Ok(Resized {
+            restart_needed: domain.is_active().unwrap_or(false),
+        })
+    }
+
+    /// A hard stop and a start: a guest reboot would keep QEMU, and so the old size.
+    fn restart(&self, name: &str) -> Result<(), BackendError> {
+        let domain = self.domain(name)?.ok_or_else(|| {
+            BackendError::Invalid(format!("no domain named {name} at {}", self.uri))
+        })?;
+        if domain.is_active().unwrap_or(false) {
+            domain
+                .destroy()
+                .map_err(libvirt_error(format!("cannot stop {name}")))?;
+        }
+        domain
+            .create()
+            .map_err(libvirt_error(format!("cannot start {name}")))
+            .map(|_| ())
     }
 }

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vm::backend::{
-    Backend, BackendError, BackendKind, CreateEnv, Created, Destroyed, NewVm, Target, VmInfo,
+    Backend, BackendError, BackendKind, CreateEnv, Created, Destroyed, NewVm, Resized, Target,
+    VmInfo,
 };
 use vm::inventory::check::Presence;
 use vm::inventory::fragment::Address;
@@ -339,6 +340,37 @@ impl Backend for Proxmox {
             Ok(Some(vm)) => self.cleanup(Some(vm.vmid), Some(&vm.node), name),
             _ => self.cleanup(None, None, name),
         }
+    }
+
+    /// `memory` and `cores` in the VM's configuration; on a running VM PVE keeps them pending
+    /// until a restart.
+    fn resize(&self, name: &str, memory_mib: u64, vcpus: u32) -> Result<Resized, BackendError> {
+        let vm = self.managed(name)?.ok_or_else(|| {
+            BackendError::Invalid(format!("no VM named {name} on {}", self.api.url()))
+        })?;
+        let (memory, cores) = (memory_mib.to_string(), vcpus.to_string());
+        self.api
+            .put(
+                &format!("/nodes/{}/qemu/{}/config", vm.node, vm.vmid),
+                &[("memory", &memory), ("cores", &cores)],
+            )
+            .map_err(|e| self.fail(&format!("cannot resize VM {}", vm.vmid), e))?;
+        Ok(Resized {
+            restart_needed: vm.status == "running",
+        })
+    }
+
+    /// PVE's reboot: a shutdown and a start, which applies pending configuration.
+    fn restart(&self, name: &str) -> Result<(), BackendError> {
+        let vm = self.managed(name)?.ok_or_else(|| {
+            BackendError::Invalid(format!("no VM named {name} on {}", self.api.url()))
+        })?;
+        let path = format!("/nodes/{}/qemu/{}/status/reboot", vm.node, vm.vmid);
+        let upid = self
+            .api
+            .post(&path, &[])
+            .map_err(|e| self.fail(&format!("cannot restart VM {}", vm.vmid), e))?;
+        self.wait(&vm.node, &upid, &format!("restarting VM {}", vm.vmid))
     }
 }
 

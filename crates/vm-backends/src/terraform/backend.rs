@@ -1,7 +1,8 @@
 //! The Terraform module behind the `Backend` trait.
 
 use vm::backend::{
-    Backend, BackendError, CreateEnv, Created, Destroyed, HostKeySource, NewVm, Target, VmInfo,
+    Backend, BackendError, CreateEnv, Created, Destroyed, HostKeySource, NewVm, Resized, Target,
+    VmInfo,
 };
 use vm::inventory::check::Presence;
 use vm::inventory::fragment::Address;
@@ -102,6 +103,22 @@ impl Backend for Terraform {
 
     fn cleanup_hint(&self, name: &str) -> String {
         self.cleanup(name)
+    }
+
+    /// The module applied again with the new `memory` and `vcpus`; whether that restarts or
+    /// replaces the VM is the module's business (said in the answer).
+    fn resize(&self, name: &str, memory_mib: u64, vcpus: u32) -> Result<Resized, BackendError> {
+        self.apply_size(name, memory_mib, vcpus)?;
+        Ok(Resized {
+            restart_needed: false,
+        })
+    }
+
+    /// A module has no restart; its provider decides when a change takes effect.
+    fn restart(&self, name: &str) -> Result<(), BackendError> {
+        Err(BackendError::Invalid(format!(
+            "Terraform VMs are restarted by their module, not by vm: {name} got its new size when              the module was applied"
+        )))
     }
 }
 

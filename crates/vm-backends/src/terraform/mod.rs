@@ -422,6 +422,43 @@ impl Terraform {
         })
     }
 
+    /// Applies workspace `name` again with new `memory` and `vcpus` in its recorded variables.
+    /// The host key inputs are empty, as on destroy: a module ignores changes of them after
+    /// creation (terraform/main.tf does, with `ignore_changes`).
+    pub fn apply_size(&self, name: &str, memory_mib: u64, vcpus: u32) -> Result<(), BackendError> {
+        let vars_file = self.vars_file(name);
+        let text = fs::read_to_string(&vars_file).map_err(|e| {
+            fail(format!(
+                "cannot read {}: {e}; it records {name}'s variables",
+                vars_file.display()
+            ))
+        })?;
+        let mut vars: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+            .map_err(|e| fail(format!("{} is not JSON: {e}", vars_file.display())))?;
+        vars.insert("memory".into(), memory_mib.into());
+        vars.insert("vcpus".into(), vcpus.into());
+        fsutil::replace(
+            &vars_file,
+            serde_json::Value::Object(vars).to_string().as_bytes(),
+            0o600,
+        )
+        .map_err(|e| fail(format!("cannot write {}: {e}", vars_file.display())))?;
+        let var_file = format!("-var-file={}", vars_file.display());
+        self.run(
+            Some(name),
+            &[
+                "apply",
+                "-input=false",
+                "-auto-approve",
+                "-no-color",
+                &var_file,
+            ],
+            &NO_HOST_KEY,
+            &|| {},
+        )
+        .map(|_| ())
+    }
+
     /// The commands that remove what is left of `name` when vm could not.
     pub fn cleanup(&self, name: &str) -> String {
         format!(
