@@ -30,20 +30,20 @@ impl Reporter {
     /// A progress or result line, hidden by `-q`.
     pub fn info(&self, message: impl std::fmt::Display) {
         if !self.quiet {
-            eprintln!("{message}");
+            emit(&message.to_string());
         }
     }
 
     /// Detail shown only with `-v`.
     pub fn detail(&self, message: impl std::fmt::Display) {
         if self.verbose > 0 && !self.quiet {
-            eprintln!("{message}");
+            emit(&message.to_string());
         }
     }
 
     /// Something the user should know even with `-q`.
     pub fn warn(&self, message: impl std::fmt::Display) {
-        eprintln!("warning: {message}");
+        emit(&format!("warning: {message}"));
     }
 
     /// A progress display for one VM: a redrawn line on a terminal, a line per phase with
@@ -207,6 +207,18 @@ struct BoardState {
     drawn: usize,
 }
 
+/// The board drawn on the terminal now, if any: lines for stderr are printed above it.
+static SHOWN: std::sync::Mutex<Option<Board>> = std::sync::Mutex::new(None);
+
+/// Prints a diagnostic line on stderr, above the board when one is drawn.
+fn emit(line: &str) {
+    let shown = SHOWN.lock().ok().and_then(|b| b.clone());
+    match shown {
+        Some(board) => board.message(line),
+        None => eprintln!("{line}"),
+    }
+}
+
 /// One JSON line of `vm apply --json` progress.
 #[derive(Serialize)]
 struct BoardEvent<'a> {
@@ -228,14 +240,43 @@ impl Board {
         } else {
             BoardMode::Lines
         };
-        Board {
+        let board = Board {
             state: std::sync::Arc::new(std::sync::Mutex::new(BoardState {
                 start: Instant::now(),
                 rows: Vec::new(),
                 drawn: 0,
             })),
             mode,
+        };
+        if mode == BoardMode::Terminal
+            && let Ok(mut shown) = SHOWN.lock()
+        {
+            *shown = Some(board.clone());
         }
+        board
+    }
+
+    /// Stops drawing: lines for stderr go there directly again; the board stays as drawn.
+    pub fn finish(&self) {
+        if let Ok(mut shown) = SHOWN.lock() {
+            *shown = None;
+        }
+    }
+
+    /// Prints `line` above the board and draws the board again below it.
+    fn message(&self, line: &str) {
+        let Ok(mut state) = self.state.lock() else {
+            eprintln!("{line}");
+            return;
+        };
+        let mut out = String::new();
+        if state.drawn > 0 {
+            out.push_str(&format!("\x1b[{}A", state.drawn));
+        }
+        out.push_str(&format!("\r\x1b[J{line}\n"));
+        let _ = write!(std::io::stderr(), "{out}");
+        state.drawn = 0;
+        Self::draw(&mut state);
     }
 
     /// The progress of `vm` on this board.

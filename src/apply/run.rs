@@ -86,6 +86,7 @@ pub fn apply(context: &Context, steps: &[Step], options: &Options) -> Vec<Outcom
             });
         }
     });
+    board.finish();
     for (i, outcome) in done.into_inner().unwrap_or_default() {
         outcomes[i] = Some(outcome);
     }
