@@ -44,6 +44,9 @@ pub enum Error {
     /// SSH host keys and known_hosts.
     #[error(transparent)]
     HostKey(#[from] crate::guest::hostkey::HostKeyError),
+    /// A DNS update or query.
+    #[error(transparent)]
+    Dns(#[from] crate::dns::DnsError),
     /// The guest did not become ready.
     #[error(transparent)]
     Guest(#[from] GuestError),
@@ -81,6 +84,7 @@ impl Error {
                 5
             }
             Error::Guest(GuestError::Timeout { .. }) => 5,
+            Error::Dns(crate::dns::DnsError::Timeout { .. }) => 5,
             Error::Leftover { error, .. } => error.exit_code(),
             Error::ClosedPipe => 0,
             Error::Merge(MergeError::Invalid { .. }) => 3,

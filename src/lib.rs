@@ -9,6 +9,7 @@ pub mod apply;
 pub mod backend;
 pub mod cli;
 pub mod commands;
+pub mod dns;
 pub mod error;
 pub mod fsutil;
 pub mod guest;

@@ -26,5 +26,9 @@ fn main() {
         );
         std::process::exit(1);
     }
-    vm::commands::exit(vm::commands::run(cli, vm::commands::no_backends));
+    vm::commands::exit(vm::commands::run(
+        cli,
+        vm::commands::no_backends,
+        vm::dns::no_dns,
+    ));
 }

@@ -20,6 +20,14 @@ use crate::inventory::pyliteral::Value;
 use crate::output::Progress;
 use crate::settings::{USER, VmRequest};
 
+/// Marker detail naming the VM's DNS record.
+pub const DNS_DETAIL: &str = "dns";
+
+/// Whether `ip` only reaches this machine (a user-mode forward).
+fn is_loopback(ip: std::net::IpAddr) -> bool {
+    ip.is_loopback() || ip.is_unspecified()
+}
+
 /// How often a backend is asked for an address it does not have yet.
 const ADDRESS_POLL: Duration = Duration::from_millis(500);
 
@@ -42,6 +50,8 @@ pub struct ProvisionRow {
     pub fragment: PathBuf,
     /// `pinned` (learned through an authenticated channel) or `first-use`.
     pub host_key: &'static str,
+    /// The VM's DNS name, when `[dns]` gave it a record.
+    pub dns: Option<String>,
     /// Hosts in the merged inventory.
     pub hosts: usize,
     /// Seconds from start to ready.
@@ -83,6 +93,10 @@ pub fn provision(
         timeout: vm.timeout,
     };
     progress.phase("checking the host");
+    let dns = context.dns()?;
+    if let Some(dns) = &dns {
+        dns.preflight()?;
+    }
     backend.preflight(&new_vm)?;
     warn_about_orphans(context, backend);
     let dir = project.fragment_dir();
@@ -127,6 +141,7 @@ pub fn provision(
     let made = Made {
         vm,
         backend,
+        dns,
         created: &created,
         host_key: &host_key,
         user: &user,
@@ -168,6 +183,8 @@ fn rollback(context: &Context, backend: &dyn Backend, vm: &VmRequest, error: Err
 struct Made<'a> {
     vm: &'a VmRequest,
     backend: &'a dyn Backend,
+    /// The DNS server of `[dns]`, opened (and checked) before anything was made.
+    dns: Option<Box<dyn crate::dns::Dns>>,
     created: &'a Created,
     host_key: &'a HostKey,
     user: &'a str,
@@ -244,8 +261,73 @@ impl Made<'_> {
                 );
             }
         }
+        let record = self.record(context, &address, progress)?;
         progress.clear();
+        let result = self.write_fragment(context, address, user, pinned, first_use, &record);
+        if let (Err(_), Some((fqdn, ip)), Some(dns)) = (&result, &record, &self.dns) {
+            // The VM goes (the caller rolls it back): so does its record.
+            if let Err(e) = dns.delete(name, Some(*ip)) {
+                context.settings.reporter.warn(format!(
+                    "{e}; the record {fqdn} is left: remove it with\n{}",
+                    dns.nsupdate_lines(name)
+                ));
+            }
+        }
+        result
+    }
 
+    /// The VM's DNS record, when `[dns]` is configured and its address is one others can reach
+    /// (a loopback forward gets none, with a note).
+    fn record(
+        &self,
+        context: &Context,
+        address: &Address,
+        progress: &mut dyn Progress,
+    ) -> Result<Option<(String, std::net::IpAddr)>, Error> {
+        let (Some(settings), Some(dns)) = (&context.settings.dns, &self.dns) else {
+            return Ok(None);
+        };
+        let name = &self.vm.name;
+        let fqdn = settings.fqdn(name);
+        let ip: std::net::IpAddr = match address.host.parse() {
+            Ok(ip) if !is_loopback(ip) => ip,
+            _ => {
+                context.settings.reporter.info(format!(
+                    "note: no DNS record for {fqdn}: {name}'s address {} is not one others can reach (a loopback forward)",
+                    address.host
+                ));
+                return Ok(None);
+            }
+        };
+        progress.phase("updating DNS");
+        dns.replace(name, ip)?;
+        context
+            .settings
+            .reporter
+            .detail(format!("{fqdn} now points at {ip}"));
+        Ok(Some((fqdn, ip)))
+    }
+
+    /// The fragment (with the DNS name, when there is a record), the pinned key, the merge.
+    fn write_fragment(
+        &self,
+        context: &Context,
+        mut address: Address,
+        user: String,
+        pinned: Option<String>,
+        first_use: bool,
+        record: &Option<(String, std::net::IpAddr)>,
+    ) -> Result<ProvisionRow, Error> {
+        let name = &self.vm.name;
+        let mut marker = self.marker.clone();
+        if let Some((fqdn, _)) = record {
+            marker = marker.with_detail(DNS_DETAIL, fqdn)?;
+            if context.settings.dns.as_ref().map(|d| d.ansible_host)
+                == Some(crate::dns::AnsibleHost::Name)
+            {
+                address.host = fqdn.clone();
+            }
+        }
         let project = &context.settings.project;
         let known_hosts =
             std::path::absolute(project.known_hosts()).unwrap_or(project.known_hosts());
@@ -260,7 +342,7 @@ impl Made<'_> {
             user: Some(user.clone()),
             groups: self.vm.groups.clone(),
             vars,
-            marker: self.marker.clone(),
+            marker: marker.clone(),
         };
         let text = spec.render(&project.templates_dir())?;
         let _lock = context.lock()?;
@@ -279,8 +361,9 @@ impl Made<'_> {
             })?;
         Ok(ProvisionRow {
             name: name.clone(),
-            backend: self.marker.backend.clone(),
-            connection: self.marker.connection.clone(),
+            backend: marker.backend.clone(),
+            connection: marker.connection.clone(),
+            dns: record.as_ref().map(|(fqdn, _)| fqdn.clone()),
             address: address.host,
             port: address.port,
             user,

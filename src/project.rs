@@ -97,6 +97,8 @@ pub struct Config {
     pub groups: Vec<String>,
     /// `[proxmox]`: the cluster and how VMs are made on it.
     pub proxmox: Option<ProxmoxConfig>,
+    /// `[dns]`: records for VMs, by signed dynamic updates.
+    pub dns: Option<crate::dns::DnsConfig>,
 }
 
 /// How full a Proxmox clone is.

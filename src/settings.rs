@@ -60,6 +60,8 @@ pub struct Settings {
     pub terraform: TerraformSettings,
     /// Proxmox VE settings.
     pub proxmox: ProxmoxSettings,
+    /// DNS records for VMs, when `[dns]` is configured.
+    pub dns: Option<crate::dns::DnsSettings>,
 }
 
 /// Which Proxmox VE cluster, and how VMs are made on it. The token is read by the backend
@@ -205,6 +207,12 @@ impl Settings {
                 vars: Vec::new(),
             },
             proxmox: proxmox(&project.root, config.proxmox.clone().unwrap_or_default())?,
+            dns: config
+                .dns
+                .as_ref()
+                .map(|dns| crate::dns::DnsSettings::from_config(dns, &project.root))
+                .transpose()
+                .map_err(|e| Error::Usage(format!("{e} ([dns] in vm.toml)")))?,
             project,
         })
     }

@@ -198,6 +198,17 @@ fn three_guests_applied_with_a_stagger_answer_ansible_with_verified_host_keys() 
     let names = ["e2e-app-1", "e2e-app-2", "e2e-app-3"];
     let _cleanup = Cleanup(names.iter().map(|n| n.to_string()).collect());
     let (project, key) = guest_project();
+    // With [dns]: user-mode guests are reached through loopback forwards, which get no record.
+    let bind = common::bind::Bind::start();
+    let vm_toml = String::from_utf8(project.read("vm.toml").unwrap()).unwrap();
+    project.write(
+        "vm.toml",
+        &format!(
+            "{vm_toml}\n[dns]\nserver = {:?}\nzone = \"home.lab\"\nkey_file = {:?}\n",
+            bind.server(),
+            bind.key_file().display().to_string()
+        ),
+    );
     project.write(
         "vms.toml",
         "[defaults]\nmemory = 768\nvcpus = 1\ngroups = [\"app\"]\n\n\
@@ -210,6 +221,14 @@ fn three_guests_applied_with_a_stagger_answer_ansible_with_verified_host_keys() 
     println!("three guests applied in {:?}", started.elapsed());
     for name in names {
         assert!(applied.stdout.contains(name), "{}", applied.describe());
+        assert!(
+            applied
+                .stderr
+                .contains(&format!("no DNS record for {name}.home.lab")),
+            "{}",
+            applied.describe()
+        );
+        assert_eq!(bind.dig(&format!("{name}.home.lab"), "A"), "");
     }
     let (ok, out) = playbook(&project, &key, Some("app"));
     assert!(ok, "ansible-playbook failed:\n{out}");

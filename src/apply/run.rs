@@ -144,8 +144,7 @@ fn create(context: &Context, step: &Step, board: &Board) -> Outcome {
     };
     let own = Context {
         settings: settings.clone(),
-        open: context.open,
-        command_line: context.command_line.clone(),
+        ..context.clone()
     };
     let made = (own.open)(&step.target, &own.settings)
         .map_err(Error::from)

@@ -133,6 +133,10 @@ pub fn destroy_one(
         volumes: destroyed.volumes,
         fragment_removed: false,
     };
+    let record_left = match marker.and_then(|m| m.detail(crate::pipeline::DNS_DETAIL)) {
+        Some(fqdn) => remove_record(context, name, fqdn).err(),
+        None => None,
+    };
     if marker.is_some() {
         let project = &context.settings.project;
         let path = project.fragment_dir().join(format!("{name}.ini"));
@@ -157,7 +161,48 @@ pub fn destroy_one(
             }
         }
     }
-    Ok(row)
+    match record_left {
+        Some(e) => Err(e),
+        None => Ok(row),
+    }
+}
+
+/// Deletes the VM's DNS record (the VM is gone already); a failure says which record is left
+/// and the `nsupdate` lines that remove it.
+fn remove_record(context: &Context, name: &str, fqdn: &str) -> Result<(), Error> {
+    let ip = crate::inventory::check::recorded_address(
+        &context
+            .settings
+            .project
+            .fragment_dir()
+            .join(format!("{name}.ini")),
+    )
+    .and_then(|a| a.parse().ok());
+    let dns = context.dns().and_then(|dns| {
+        dns.ok_or_else(|| {
+            Error::Failed(format!(
+                "[dns] is not configured any more, so vm cannot delete {fqdn}"
+            ))
+        })
+    });
+    let deleted = dns.and_then(|dns| {
+        dns.delete(name, ip).map_err(|e| {
+            Error::Failed(format!(
+                "{name} is destroyed, but its DNS record {fqdn} is left: {e}\nremove it with `nsupdate -k KEYFILE` and these lines:\n{}",
+                dns.nsupdate_lines(name)
+            ))
+        })
+    });
+    match deleted {
+        Ok(()) => {
+            context
+                .settings
+                .reporter
+                .info(format!("removed the DNS record {fqdn}"));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Asks on a terminal; refuses without `--yes` elsewhere.

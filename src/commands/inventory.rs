@@ -334,6 +334,40 @@ fn unlisted(context: &Context, backends: &Backends, report: &check::Report) -> V
     problems
 }
 
+/// Managed fragments whose DNS record (the marker's `dns`) is missing or points elsewhere:
+/// one query per fragment, to the configured server itself.
+fn dns_problems(context: &Context, report: &check::Report) -> Result<Vec<check::Problem>, Error> {
+    let Some(dns) = context.dns()? else {
+        return Ok(Vec::new());
+    };
+    let mut problems = Vec::new();
+    for managed in &report.managed {
+        let Ok(Some(marker)) = fragment::read_marker(&managed.path) else {
+            continue;
+        };
+        let Some(record) = marker.detail(crate::pipeline::DNS_DETAIL) else {
+            continue;
+        };
+        let expected = check::recorded_address(&managed.path).unwrap_or_default();
+        let found = match dns.lookup(&managed.name) {
+            Ok(ips) if ips.iter().any(|ip| ip.to_string() == expected) => continue,
+            Ok(ips) => ips
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => format!("no answer: {e}"),
+        };
+        problems.push(check::Problem::DnsRecord {
+            record: record.to_string(),
+            path: managed.path.clone(),
+            expected,
+            found,
+        });
+    }
+    Ok(problems)
+}
+
 fn check(context: &Context) -> Result<(), Error> {
     let backends = Backends::new(&context.settings, context.open);
     let mut report = check::check(
@@ -345,6 +379,7 @@ fn check(context: &Context) -> Result<(), Error> {
     // would start a libvirt daemon for a user who never asked for one.
     let unlisted = unlisted(context, &backends, &report);
     report.problems.extend(unlisted);
+    report.problems.extend(dns_problems(context, &report)?);
     if context.settings.json {
         print_json(&report)?;
     } else {
@@ -410,17 +445,18 @@ fn prune(context: &Context, dry_run: bool, mode: Option<Validate>) -> Result<(),
                 .reporter
                 .info(format!("would delete {}", path.display()));
         } else {
+            // The VM is gone: so is the host key recorded for it, and its DNS record.
+            let host = path
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            prune_record(context, &host, path)?;
+            crate::guest::hostkey::forget(&context.settings.project.known_hosts(), &host)?;
             fs::remove_file(path).map_err(|e| {
                 Error::Failed(format!(
                     "cannot delete {}: {e}; check that its folder is writable by you",
                     path.display()
                 ))
             })?;
-            // The VM is gone: so is the host key recorded for it.
-            let host = path
-                .file_stem()
-                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-            crate::guest::hostkey::forget(&context.settings.project.known_hosts(), &host)?;
             context
                 .settings
                 .reporter
@@ -435,4 +471,32 @@ fn prune(context: &Context, dry_run: bool, mode: Option<Validate>) -> Result<(),
     }
     let merged = context.merge_locked(mode)?;
     print_merge_result(context, &merged)
+}
+
+/// Deletes the DNS record of an orphan's VM, read from its fragment, before the fragment goes.
+fn prune_record(context: &Context, host: &str, path: &Path) -> Result<(), Error> {
+    let Ok(Some(marker)) = fragment::read_marker(path) else {
+        return Ok(());
+    };
+    let Some(record) = marker.detail(crate::pipeline::DNS_DETAIL) else {
+        return Ok(());
+    };
+    let Some(dns) = context.dns()? else {
+        context.settings.reporter.warn(format!(
+            "{record} may be left in DNS: [dns] is not configured any more"
+        ));
+        return Ok(());
+    };
+    let ip = check::recorded_address(path).and_then(|a| a.parse().ok());
+    dns.delete(host, ip).map_err(|e| {
+        Error::Failed(format!(
+            "cannot delete the DNS record {record} of {host}, whose VM is gone: {e}; its fragment is kept so that prune can try again, or remove the record with `nsupdate -k KEYFILE`:\n{}",
+            dns.nsupdate_lines(host)
+        ))
+    })?;
+    context
+        .settings
+        .reporter
+        .info(format!("deleted the DNS record {record}"));
+    Ok(())
 }

@@ -23,6 +23,8 @@ pub struct Context {
     pub settings: Settings,
     /// Opens a backend (`vm-backends`' `open`; the light `vm` has none).
     pub open: Opener,
+    /// Opens the DNS server of `[dns]` (`vm-backends`' `open_dns`).
+    pub dns: crate::dns::DnsOpener,
     /// The command line, written into the lock file for waiters to read.
     pub command_line: String,
 }
@@ -56,11 +58,12 @@ pub fn no_backends(
     )))
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli, open: Opener) -> Result<(), Error> {
+/// Runs the parsed command line with the backends and DNS that `open` and `dns` reach.
+pub fn run(cli: Cli, open: Opener, dns: crate::dns::DnsOpener) -> Result<(), Error> {
     let context = Context {
         settings: Settings::resolve(&cli)?,
         open,
+        dns,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };
     match cli.command {
@@ -88,6 +91,14 @@ pub fn restore_fragment(context: &Context, path: &std::path::Path, previous: Opt
 }
 
 impl Context {
+    /// The DNS server of `[dns]`, when one is configured.
+    pub fn dns(&self) -> Result<Option<Box<dyn crate::dns::Dns>>, Error> {
+        match &self.settings.dns {
+            None => Ok(None),
+            Some(settings) => Ok(Some((self.dns)(settings)?)),
+        }
+    }
+
     /// Fails with what to do when the project has no fragment folder, before any lock file is
     /// created next to it.
     pub fn require_fragment_dir(&self) -> Result<(), Error> {

@@ -79,6 +79,17 @@ pub enum Problem {
         /// Where it lives.
         connection: String,
     },
+    /// A VM's DNS record that is missing or points elsewhere than its fragment says.
+    DnsRecord {
+        /// The record (`name.zone`).
+        record: String,
+        /// The fragment.
+        path: PathBuf,
+        /// The address the fragment records.
+        expected: String,
+        /// What the server answered (empty: no record), or why it could not be asked.
+        found: String,
+    },
     /// A managed fragment whose address differs from the VM's current one.
     StaleAddress {
         /// The fragment.
@@ -129,6 +140,28 @@ impl std::fmt::Display for Problem {
                 f,
                 "no fragment: VM {name} at {connection} is managed by vm but not in the \
                  inventory; `vm destroy {name}` removes it, or `vm inventory add` it"
+            ),
+            Problem::DnsRecord {
+                record,
+                path,
+                expected,
+                found,
+            } if found.is_empty() => write!(
+                f,
+                "dns: {record} has no address record, but {} says {expected}; provision the VM \
+                 again, or add the record",
+                path.display()
+            ),
+            Problem::DnsRecord {
+                record,
+                path,
+                expected,
+                found,
+            } => write!(
+                f,
+                "dns: {record} answers {found}, but {} says {expected}; fix the record (or the \
+                 fragment)",
+                path.display()
             ),
             Problem::StaleAddress {
                 path,

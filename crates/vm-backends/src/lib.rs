@@ -1,6 +1,7 @@
 //! The backends of `vm`, one folder each, behind `vm::backend::Backend`. `open` is the only
 //! place that knows them all: a new backend is a new folder plus a line here.
 
+pub mod dns;
 pub mod libvirt;
 pub mod proxmox;
 pub mod terraform;
@@ -29,4 +30,11 @@ pub fn open(target: &Target, settings: &Settings) -> Result<Box<dyn Backend>, Ba
             settings.reporter,
         )?),
     })
+}
+
+/// Opens the DNS server of `[dns]`.
+pub fn open_dns(
+    settings: &vm::dns::DnsSettings,
+) -> Result<Box<dyn vm::dns::Dns>, vm::dns::DnsError> {
+    dns::open(settings)
 }

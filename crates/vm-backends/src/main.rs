@@ -6,5 +6,9 @@ use clap::Parser;
 
 fn main() {
     let cli = vm::cli::Cli::parse();
-    vm::commands::exit(vm::commands::run(cli, vm_backends::open));
+    vm::commands::exit(vm::commands::run(
+        cli,
+        vm_backends::open,
+        vm_backends::open_dns,
+    ));
 }
