@@ -60,6 +60,9 @@ pub enum Error {
         /// The command that removes it.
         hint: String,
     },
+    /// A change the merge refused (exit 3), with the merge's message.
+    #[error("{0}")]
+    Refused(String),
     /// Standard output was closed by its reader (`| head`): a normal end, exit 0.
     #[error("standard output closed")]
     ClosedPipe,
@@ -87,6 +90,7 @@ impl Error {
             Error::Dns(crate::dns::DnsError::Timeout { .. }) => 5,
             Error::Leftover { error, .. } => error.exit_code(),
             Error::ClosedPipe => 0,
+            Error::Refused(_) => 3,
             Error::Merge(MergeError::Invalid { .. }) => 3,
             Error::Ansible(AnsibleCheckError::Refused(_)) => 3,
             Error::Merge(MergeError::Ansible(AnsibleCheckError::Refused(_))) => 3,

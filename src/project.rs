@@ -37,7 +37,7 @@ pub enum ProjectError {
 }
 
 /// How the merged inventory is validated before it replaces the old one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Validate {
     /// The tool's own parser; also Ansible when it is configured or on `PATH`.

@@ -438,3 +438,154 @@ fn concurrent_adds_of_one_name_leave_one_complete_fragment_and_a_matching_invent
     assert_merge_is_a_no_op(&project);
     assert_eq!(project.temp_files(), Vec::<String>::new());
 }
+
+/// Starts `vm -v inventory add NAME ADDRESS` in the background, output captured.
+fn spawn_add(project: &Project, name: &str, address: &str) -> std::process::Child {
+    std::process::Command::new(common::vm_bin())
+        .arg("--project")
+        .arg(project.root())
+        .args([
+            "-v",
+            "inventory",
+            "add",
+            name,
+            address,
+            "--validate",
+            "internal",
+        ])
+        .env_remove("VM_PROJECT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run vm")
+}
+
+/// Waits until `n` changes are staged in `ansible/.pending`.
+fn wait_for_staged(project: &Project, n: usize) {
+    let pending = project.root().join("ansible/.pending");
+    for _ in 0..500 {
+        let staged = fs::read_dir(&pending)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if staged >= n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{n} changes were never staged in {}", pending.display());
+}
+
+#[test]
+fn adds_waiting_together_are_merged_at_once_and_an_invalid_one_is_refused_alone() {
+    // The project's fragment template makes the fragment of `bad-host` one Ansible refuses.
+    let template = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/inventory.ini.tera"),
+    )
+    .unwrap();
+    let project = Project::new()
+        .fragment("base.ini", "[base]\nbase-1 ansible_host=10.0.0.1\n")
+        .file(
+            "templates/inventory.ini.tera",
+            &format!(
+                "{template}{{% if host == \"bad-host\" %}}[broken:vars]\nnot a variable line\n{{% endif %}}\n"
+            ),
+        );
+    project.run(&["inventory", "merge"]).success();
+    let holder = FakeHolder::take(&project, "pid 1 test holding the lock\n");
+    let good = ["good-1", "good-2", "good-3", "good-4"];
+    let mut children: Vec<(String, std::process::Child)> = good
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            (
+                name.to_string(),
+                spawn_add(&project, name, &format!("10.0.1.{}", i + 1)),
+            )
+        })
+        .collect();
+    children.push((
+        "bad-host".into(),
+        spawn_add(&project, "bad-host", "10.0.2.1"),
+    ));
+    // Everyone staged and waiting for the lock: then one of them merges for all.
+    wait_for_staged(&project, 5);
+    drop(holder);
+    let mut merges = 0;
+    for (name, child) in children {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        merges += stderr.matches("staged change(s) at once").count();
+        if name == "bad-host" {
+            assert_eq!(output.status.code(), Some(3), "{name}: {stderr}");
+            assert!(stderr.contains("bad-host.ini"), "{stderr}");
+            assert!(stderr.contains("not a variable line"), "{stderr}");
+        } else {
+            assert_eq!(output.status.code(), Some(0), "{name}: {stderr}");
+        }
+    }
+    assert_eq!(
+        merges, 1,
+        "the five waiting changes were not merged at once"
+    );
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    for name in good {
+        assert!(
+            merged.contains(&format!("\n{name} ansible_host=")),
+            "{merged}"
+        );
+    }
+    assert!(!merged.contains("bad-host"), "{merged}");
+    assert!(project.read("ansible/inventory.d/bad-host.ini").is_none());
+    // Nothing is left staged.
+    assert!(!project.root().join("ansible/.pending").exists());
+    project.run(&["inventory", "check"]).success();
+}
+
+#[test]
+fn thirty_two_adds_at_once_on_a_big_inventory_need_fewer_merges_than_adds() {
+    let mut project = Project::new();
+    for i in 0..3000 {
+        project = project.fragment(
+            &format!("h{i:05}.ini"),
+            &format!("[web]\nh{i:05} ansible_host=10.2.{}.{}\n", i / 250, i % 250),
+        );
+    }
+    project.run(&["inventory", "merge"]).success();
+    let children: Vec<std::process::Child> = (1..=32)
+        .map(|i| spawn_add(&project, &format!("many-{i}"), &format!("10.3.0.{i}")))
+        .collect();
+    let mut merges = 0;
+    let mut merged_changes = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        for line in stderr
+            .lines()
+            .filter(|l| l.contains("staged change(s) at once"))
+        {
+            merges += 1;
+            merged_changes += line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap();
+        }
+    }
+    // Every change merged exactly once, in fewer merges than changes.
+    assert_eq!(merged_changes, 32);
+    assert!(merges < 32, "{merges} merges for 32 adds");
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    for i in 1..=32 {
+        assert!(
+            merged.contains(&format!("\nmany-{i} ansible_host=10.3.0.{i}")),
+            "many-{i}"
+        );
+    }
+    println!("32 adds on 3,000 hosts: {merges} merges");
+}

@@ -291,3 +291,43 @@ fn merge_removes_fragment_temp_files_left_by_a_killed_add() {
         leftover.display()
     );
 }
+
+#[test]
+fn a_batch_whose_leader_was_killed_after_changing_a_fragment_is_finished_by_the_next_writer() {
+    // A writer staged an invalid fragment and was killed; so was the leader, after it had
+    // journalled the fragment's previous state (absent) and written the change, before merging.
+    let project = Project::new().fragment("base.ini", "[web]\nweb-1 ansible_host=10.0.0.1\n");
+    project.run(&["inventory", "merge"]).success();
+    let before = project.read("ansible/inventory.ini").unwrap();
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let staged = format!("ansible/.pending/00000000000000000001-{dead}-dead.ini");
+    let invalid =
+        "# vm-managed: backend=external connection=-\n[broken:vars]\nnot a variable line\n";
+    project.write(
+        &format!("{staged}.json"),
+        &serde_json::json!({"fragment": "dead.ini", "text": invalid, "validate": "internal"})
+            .to_string(),
+    );
+    project.write(&format!("{staged}.previous"), "null");
+    project.write("ansible/inventory.d/dead.ini", invalid);
+
+    project
+        .run(&[
+            "inventory",
+            "add",
+            "next",
+            "10.0.0.2",
+            "--validate",
+            "internal",
+        ])
+        .success();
+    // The invalid change is undone from the journal, the valid one merged, nothing left over.
+    assert!(project.read("ansible/inventory.d/dead.ini").is_none());
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    assert!(merged.contains("\nnext ansible_host=10.0.0.2"), "{merged}");
+    assert_ne!(project.read("ansible/inventory.ini").unwrap(), before);
+    assert!(!project.root().join("ansible/.pending").exists());
+    project.run(&["inventory", "check"]).success();
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::Context;
+use super::{Context, batch};
 use crate::backend::{Backends, Target};
 use crate::cli::InventoryCommand;
 use crate::error::Error;
@@ -95,6 +95,27 @@ fn summary(context: &Context, merged: &Merged) -> String {
     )
 }
 
+/// The summary of a merge another writer may have made (`vm inventory add/remove`).
+fn print_counts(context: &Context, counts: batch::Counts) -> Result<(), Error> {
+    let merged_path = context.settings.project.merged_path();
+    context.settings.reporter.info(format!(
+        "merged {}: {} hosts, {} groups from {} fragments",
+        merged_path.display(),
+        counts.hosts,
+        counts.groups,
+        counts.fragments
+    ));
+    if context.settings.json {
+        print_json(&MergeRow {
+            inventory: merged_path,
+            fragments: counts.fragments,
+            hosts: counts.hosts,
+            groups: counts.groups,
+        })?;
+    }
+    Ok(())
+}
+
 fn print_merge_result(context: &Context, merged: &Merged) -> Result<(), Error> {
     context
         .settings
@@ -173,11 +194,16 @@ fn add(
     let dir = context.settings.project.fragment_dir();
     fs::create_dir_all(&dir)
         .map_err(|e| Error::Failed(format!("cannot create {}: {e}", dir.display())))?;
-    let _lock = context.lock()?;
     let path = dir.join(spec.file_name());
-    let previous = managed_fragment(&path, name)?;
-    let merged = context.publish_fragment(&path, &text, previous.as_deref(), mode)?;
-    let verb = if previous.is_some() {
+    // Refused at once when it cannot be ours; checked again under the lock by whoever merges.
+    managed_fragment(&path, name)?;
+    let committed = batch::commit(
+        context,
+        &spec.file_name(),
+        Some(&text),
+        context.settings.validate(mode),
+    )?;
+    let verb = if committed.existed {
         "updated"
     } else {
         "added"
@@ -186,7 +212,7 @@ fn add(
         .settings
         .reporter
         .info(format!("{verb} {name} ({})", path.display()));
-    print_merge_result(context, &merged)
+    print_counts(context, committed.counts)
 }
 
 fn remove(context: &Context, name: &str, mode: Option<Validate>) -> Result<(), Error> {
@@ -197,32 +223,23 @@ fn remove(context: &Context, name: &str, mode: Option<Validate>) -> Result<(), E
         .project
         .fragment_dir()
         .join(format!("{name}.ini"));
-    let _lock = context.lock()?;
-    let Some(previous) = managed_fragment(&path, name)? else {
+    if managed_fragment(&path, name)?.is_none() {
         return Err(Error::Failed(format!(
             "no fragment for {name} at {}; `vm inventory list` shows the hosts there are",
             path.display()
         )));
-    };
-    fs::remove_file(&path).map_err(|e| {
-        Error::Failed(format!(
-            "cannot delete {}: {e}; check that its folder is writable by you",
-            path.display()
-        ))
-    })?;
-    match context.merge_locked(mode) {
-        Ok(merged) => {
-            context
-                .settings
-                .reporter
-                .info(format!("removed {name} ({})", path.display()));
-            print_merge_result(context, &merged)
-        }
-        Err(e) => {
-            super::restore_fragment(context, &path, Some(&previous));
-            Err(e)
-        }
     }
+    let committed = batch::commit(
+        context,
+        &format!("{name}.ini"),
+        None,
+        context.settings.validate(mode),
+    )?;
+    context
+        .settings
+        .reporter
+        .info(format!("removed {name} ({})", path.display()));
+    print_counts(context, committed.counts)
 }
 
 fn value_text(value: Option<&Value>) -> serde_json::Value {

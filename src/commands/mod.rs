@@ -2,6 +2,7 @@
 //! one dispatch table; [`needs_backends`] says which program runs each command.
 
 pub mod apply;
+pub mod batch;
 pub mod destroy;
 pub mod inventory;
 pub mod list;
