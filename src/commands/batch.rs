@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::Context;
 use crate::error::Error;
 use crate::fsutil;
-use crate::inventory::fragment::{self, Marker};
+use crate::inventory::fragment::Marker;
 use crate::inventory::merge::MergeError;
 use crate::project::Validate;
 
@@ -94,9 +94,11 @@ fn stage_and_wait(
     text: Option<&str>,
     validate: Validate,
 ) -> Result<Committed, Error> {
+    let fragment = context.settings.project.fragment_dir().join(file_name);
     fs::create_dir_all(pending).map_err(|e| {
         Error::Failed(format!(
-            "cannot create {}: {e}; check that the folder is writable by you",
+            "cannot change {}: cannot create {}: {e}; check that the folder is writable by you",
+            fragment.display(),
             pending.display()
         ))
     })?;
@@ -118,8 +120,19 @@ fn stage_and_wait(
         .map_err(|e| Error::Failed(format!("internal error: cannot stage a change: {e}")))?;
     fsutil::replace(&staged_path, &json, 0o600)
         .map_err(|e| Error::Failed(format!("cannot write {}: {e}", staged_path.display())))?;
-    let lock = match context.lock() {
-        Ok(lock) => lock,
+    // While waiting, the result may come from another writer's merge: then no lock is needed.
+    let result = staged_path.with_extension("result");
+    let lock = match context.lock_unless(|| result.exists()) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            return match take_result(&staged_path) {
+                Some(outcome) => into_result(outcome, false),
+                None => Err(Error::Failed(format!(
+                    "internal error: the result of {} vanished",
+                    staged_path.display()
+                ))),
+            };
+        }
         Err(e) => {
             // Not staged any more: nobody will apply it. A leader may have taken it meanwhile;
             // then its result says so.
@@ -233,7 +246,16 @@ fn lead(context: &Context, pending: &Path) {
     if batch.is_empty() {
         return;
     }
+    // Journals and fragments were written without a sync each: one sync of the file system
+    // makes the whole batch durable before the merge replaces inventory.ini.
+    if let Err(e) = fsutil::sync_filesystem(&dir) {
+        let error = Error::Failed(format!("cannot sync {}: {e}", dir.display()));
+        fail_all(context, &mut batch, &error);
+    }
     let counts = loop {
+        if batch.iter().all(|a| a.outcome.is_some()) {
+            break Counts::default();
+        }
         match context.merge_locked(Some(validate)) {
             Ok(merged) => {
                 let counts = Counts {
@@ -301,7 +323,7 @@ fn lead(context: &Context, pending: &Path) {
         }
         let json = serde_json::to_vec(&outcome).unwrap_or_default();
         let result = applied.staged_path.with_extension("result");
-        if let Err(e) = fsutil::replace(&result, &json, 0o600) {
+        if let Err(e) = fsutil::replace_unsynced(&result, &json, 0o600) {
             eprintln!(
                 "warning: cannot write {}: {e}; its writer will merge again",
                 result.display()
@@ -364,7 +386,7 @@ fn apply(dir: &Path, staged_path: PathBuf, staged: Staged) -> Applied {
         }
     }
     let json = serde_json::to_vec(&applied.previous).unwrap_or_default();
-    if let Err(e) = fsutil::replace(&journal, &json, 0o600) {
+    if let Err(e) = fsutil::replace_unsynced(&journal, &json, 0o600) {
         applied.outcome = Some(refusal(
             1,
             format!("cannot write {}: {e}", journal.display()),
@@ -378,7 +400,8 @@ fn apply(dir: &Path, staged_path: PathBuf, staged: Staged) -> Applied {
 fn write_change(mut applied: Applied, staged: &Staged, name: &str) -> Applied {
     let fragment = applied.fragment.clone();
     let written = match &staged.text {
-        Some(text) => fragment::write(&fragment, text).map_err(|e| e.to_string()),
+        Some(text) => fsutil::replace_unsynced(&fragment, text.as_bytes(), 0o644)
+            .map_err(|e| format!("cannot write {}: {e}", fragment.display())),
         None if applied.previous.is_none() && !fragment.exists() => Err(format!(
             "no fragment for {name} at {}; `vm inventory list` shows the hosts there are",
             fragment.display()

@@ -122,6 +122,18 @@ impl Context {
         )?)
     }
 
+    /// Takes the inventory lock, unless `done` comes to hold while waiting (`None` then).
+    pub fn lock_unless(&self, done: impl Fn() -> bool) -> Result<Option<InventoryLock>, Error> {
+        let reporter = self.settings.reporter;
+        Ok(InventoryLock::acquire_unless(
+            &self.settings.project.ansible_dir(),
+            self.settings.lock_timeout,
+            &self.command_line,
+            |holder| reporter.info(format!("waiting for the inventory lock, held by {holder}")),
+            done,
+        )?)
+    }
+
     /// Writes one fragment and merges, under a lock the caller already holds. If the merge
     /// refuses, the fragment folder is put back as it was: `previous` is the fragment's old
     /// text, `None` when it is new.

@@ -54,8 +54,29 @@ impl InventoryLock {
         ansible_dir: &Path,
         timeout: Duration,
         command: &str,
-        mut on_wait: impl FnMut(&str),
+        on_wait: impl FnMut(&str),
     ) -> Result<InventoryLock, LockError> {
+        match Self::acquire_unless(ansible_dir, timeout, command, on_wait, || false)? {
+            Some(lock) => Ok(lock),
+            // Unreachable: without a condition the wait ends only with the lock.
+            None => Err(LockError::Io {
+                path: ansible_dir.join(LOCK_FILE),
+                source: std::io::Error::other(
+                    "internal error: the lock wait ended without the lock",
+                ),
+            }),
+        }
+    }
+
+    /// [`InventoryLock::acquire`], giving up the wait (`Ok(None)`) as soon as `done` holds:
+    /// a writer whose change another writer's merge already took needs no lock at all.
+    pub fn acquire_unless(
+        ansible_dir: &Path,
+        timeout: Duration,
+        command: &str,
+        mut on_wait: impl FnMut(&str),
+        done: impl Fn() -> bool,
+    ) -> Result<Option<InventoryLock>, LockError> {
         let path = ansible_dir.join(LOCK_FILE);
         let io = |source| LockError::Io {
             path: path.clone(),
@@ -75,6 +96,9 @@ impl InventoryLock {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) => {
+                    if done() {
+                        return Ok(None);
+                    }
                     let waited = start.elapsed();
                     if waited >= timeout {
                         return Err(LockError::Timeout {
@@ -88,7 +112,7 @@ impl InventoryLock {
                         told = true;
                     }
                     std::thread::sleep(pause.min(timeout - waited));
-                    pause = (pause * 2).min(Duration::from_millis(50));
+                    pause = (pause * 2).min(Duration::from_millis(10));
                 }
                 Err(TryLockError::Error(e)) => return Err(io(e)),
             }
@@ -98,7 +122,7 @@ impl InventoryLock {
             .and_then(|()| file.seek(SeekFrom::Start(0)))
             .and_then(|_| file.write_all(note.as_bytes()))
             .map_err(io)?;
-        Ok(InventoryLock { file })
+        Ok(Some(InventoryLock { file }))
     }
 
     /// Gives the lock back (also done on drop).
