@@ -53,18 +53,7 @@ pub fn replace_checked<E>(
         _ => Path::new("."),
     };
     let temp = temp_path(path);
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&temp)?;
-        // The umask may have narrowed `mode`; the file gets exactly what was asked.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
+    let written = write_temp(&temp, bytes, mode, true);
     let result = written
         .map_err(Replace::Io)
         .and_then(|()| check(&temp).map_err(Replace::Refused))
@@ -86,22 +75,26 @@ pub fn replace_checked<E>(
 /// [`sync_filesystem`] runs. For many small files made durable at once.
 pub fn replace_unsynced(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let temp = temp_path(path);
-    let written = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&temp)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(bytes)?;
-        fs::rename(&temp, path)
-    })();
+    let written = write_temp(&temp, bytes, mode, false).and_then(|()| fs::rename(&temp, path));
     if written.is_err() {
         // Best effort: the rename may have consumed it already.
         let _ = fs::remove_file(&temp);
     }
     written
+}
+
+/// Writes `bytes` into `temp` with exactly `mode` (the umask may have narrowed it), synced
+/// when `sync`.
+fn write_temp(temp: &Path, bytes: &[u8], mode: u32, sync: bool) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(temp)?;
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
+    file.write_all(bytes)?;
+    if sync { file.sync_all() } else { Ok(()) }
 }
 
 /// Makes everything written on `dir`'s file system durable, with one `syncfs`: cheaper than a
