@@ -111,11 +111,7 @@ fn a_dry_run_plans_and_makes_nothing() {
     vms(&project, THREE);
     let plan = project.run(&["--json", "apply", "--dry-run"]);
     plan.success();
-    let rows: Vec<serde_json::Value> = plan
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = plan.json_lines();
     let actions: Vec<(&str, &str)> = rows
         .iter()
         .map(|r| (r["name"].as_str().unwrap(), r["action"].as_str().unwrap()))
@@ -152,21 +148,8 @@ fn apply_makes_all_in_parallel_with_a_stagger_and_again_changes_nothing() {
     );
     // Staggered: vm's own progress events (JSON lines) start each VM at least 0.7 s after the
     // previous one.
-    let lines: Vec<serde_json::Value> = applied
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let mut started: Vec<f64> = lines
-        .iter()
-        .filter(|l| l["event"] == "phase" && l["phase"] == "starting")
-        .map(|l| l["seconds"].as_f64().unwrap())
-        .collect();
-    started.sort_by(f64::total_cmp);
-    assert_eq!(started.len(), 3, "{}", applied.stdout);
-    for pair in started.windows(2) {
-        assert!(pair[1] - pair[0] >= 0.69, "starts too close: {started:?}");
-    }
+    applied.assert_staggered_starts(3, 0.69);
+    let lines = applied.json_lines();
     // In parallel: the module's own stamps show each creation starting before the one started
     // before it ended (each takes 2 s).
     let mut stamps: Vec<(f64, f64)> = ["db01", "web-server-01", "web-server-02"]

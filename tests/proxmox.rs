@@ -583,21 +583,7 @@ fn apply_makes_four_with_a_stagger_and_a_new_size_takes_effect_on_restart() {
         ],
     );
     applied.success();
-    let lines: Vec<Value> = applied
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let mut started: Vec<f64> = lines
-        .iter()
-        .filter(|l| l["event"] == "phase" && l["phase"] == "starting")
-        .map(|l| l["seconds"].as_f64().unwrap())
-        .collect();
-    started.sort_by(f64::total_cmp);
-    assert_eq!(started.len(), 4);
-    for pair in started.windows(2) {
-        assert!(pair[1] - pair[0] >= 0.39, "starts too close: {started:?}");
-    }
+    applied.assert_staggered_starts(4, 0.39);
     for name in ["a", "b", "c", "delta"] {
         assert_eq!(fake.vms_named(name).len(), 1, "{name}");
     }

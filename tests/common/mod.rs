@@ -237,6 +237,36 @@ impl Run {
         self
     }
 
+    /// The JSON lines of `vm --json apply` on stdout.
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", self.describe()))
+            })
+            .collect()
+    }
+
+    /// When `vm --json apply` started each VM (its "starting" events), in order: asserts there
+    /// are `count` and that each came at least `stagger` seconds after the previous one.
+    pub fn assert_staggered_starts(&self, count: usize, stagger: f64) {
+        let mut started: Vec<f64> = self
+            .json_lines()
+            .iter()
+            .filter(|l| l["event"] == "phase" && l["phase"] == "starting")
+            .map(|l| l["seconds"].as_f64().unwrap())
+            .collect();
+        started.sort_by(f64::total_cmp);
+        assert_eq!(started.len(), count, "{}", self.describe());
+        for pair in started.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= stagger,
+                "starts too close: {started:?}"
+            );
+        }
+    }
+
     /// stdout parsed as JSON (Python's `Infinity`/`NaN` tokens accepted, see [`parse_json`]).
     pub fn json(&self) -> Value {
         parse_json(&self.stdout)
