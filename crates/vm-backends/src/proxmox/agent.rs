@@ -28,12 +28,17 @@ fn not_yet(error: &ApiError) -> bool {
             || message.contains("got timeout"))
 }
 
-/// The VM's address from the agent; `None` while the agent does not answer or reports none.
-pub fn address(proxmox: &Proxmox, node: &str, vmid: u32) -> Result<Option<IpAddr>, BackendError> {
-    let mac = net0_mac(proxmox, node, vmid)?;
+/// The VM's address from the agent, on the interface with `mac` (net0's, read once by the
+/// caller); `None` while the agent does not answer or reports none.
+pub fn address(
+    proxmox: &Proxmox,
+    node: &str,
+    vmid: u32,
+    mac: Option<&str>,
+) -> Result<Option<IpAddr>, BackendError> {
     let path = format!("/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces");
     match proxmox.api.get(&path, &[]) {
-        Ok(data) => Ok(pick(data.get("result").unwrap_or(&data), mac.as_deref())),
+        Ok(data) => Ok(pick(data.get("result").unwrap_or(&data), mac)),
         Err(e) if not_yet(&e) => Ok(None),
         Err(e) => Err(proxmox.fail(&format!("cannot ask VM {vmid}'s guest agent"), e)),
     }

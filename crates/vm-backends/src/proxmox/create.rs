@@ -251,7 +251,15 @@ pub fn create(
     keep_on_failure: bool,
 ) -> Result<Created, BackendError> {
     let start = Instant::now();
-    let plan = proxmox.plan(vm)?;
+    let planned = proxmox
+        .planned
+        .borrow_mut()
+        .take()
+        .filter(|(name, _)| name == vm.name);
+    let plan = match planned {
+        Some((_, plan)) => plan,
+        None => proxmox.plan(vm)?,
+    };
     let vmid = clone(proxmox, vm, &plan, env)?;
     let made = Resource::made(vmid, &plan.node, vm.name);
     let result = finish(proxmox, vm, &plan, vmid, env, start);
@@ -440,8 +448,9 @@ fn finish(
     proxmox.wait(node, &upid, &format!("starting VM {vmid}"))?;
 
     let deadline = start + vm.timeout;
+    let mac = agent::net0_mac(proxmox, node, vmid)?;
     let ip = loop {
-        if let Some(ip) = agent::address(proxmox, node, vmid)? {
+        if let Some(ip) = agent::address(proxmox, node, vmid, mac.as_deref())? {
             break ip;
         }
         if Instant::now() >= deadline {

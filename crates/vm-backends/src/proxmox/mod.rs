@@ -41,6 +41,8 @@ pub struct Proxmox {
     state_dir: PathBuf,
     /// The cluster's VMs, listed once for presence checks.
     listed: RefCell<Option<Result<Vec<Resource>, String>>>,
+    /// Where the VM `preflight` checked goes (its name, its plan).
+    planned: RefCell<Option<(String, create::Plan)>>,
 }
 
 /// A VM as `/cluster/resources` shows it.
@@ -78,6 +80,7 @@ impl Proxmox {
             settings,
             state_dir,
             listed: RefCell::new(None),
+            planned: RefCell::new(None),
         })
     }
 
@@ -257,8 +260,11 @@ impl Backend for Proxmox {
         &self.target
     }
 
+    /// The checks, whose result `create` then uses instead of asking the cluster again.
     fn preflight(&self, vm: &NewVm) -> Result<(), BackendError> {
-        self.plan(vm).map(|_| ())
+        let plan = self.plan(vm)?;
+        *self.planned.borrow_mut() = Some((vm.name.to_string(), plan));
+        Ok(())
     }
 
     fn create(
@@ -274,10 +280,13 @@ impl Backend for Proxmox {
         let Some(vm) = self.managed(name)? else {
             return Ok(None);
         };
-        Ok(agent::address(self, &vm.node, vm.vmid)?.map(|ip| Address {
-            host: ip.to_string(),
-            port: None,
-        }))
+        let mac = agent::net0_mac(self, &vm.node, vm.vmid)?;
+        Ok(
+            agent::address(self, &vm.node, vm.vmid, mac.as_deref())?.map(|ip| Address {
+                host: ip.to_string(),
+                port: None,
+            }),
+        )
     }
 
     fn destroy(&self, name: &str, keep_disk: bool) -> Result<Destroyed, BackendError> {
