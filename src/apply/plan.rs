@@ -2,12 +2,13 @@
 //! keep (a key gone from the file, without `--prune`) · conflict (a same-named VM or fragment
 //! this file did not make).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use super::{FILE_DETAIL, KEY_DETAIL, Source};
-use crate::backend::{Backends, Target};
+use crate::backend::{Backends, Target, VmInfo};
 use crate::commands::Context;
 use crate::error::Error;
 use crate::inventory::check::Presence;
@@ -112,6 +113,8 @@ pub fn plan(
 ) -> Result<Vec<Step>, Error> {
     let project = &context.settings.project;
     let mut steps = Vec::new();
+    // Each target's VMs, listed once for all the keys that go there.
+    let mut lists = HashMap::new();
     for (key, entry) in &source.file.vms {
         let args = source.provision_args(key, entry, no_wait);
         let mut settings = context.settings.clone();
@@ -135,7 +138,7 @@ pub fn plan(
                     "its fragment {} names a VM {target} no longer has; `vm inventory prune` removes it, then apply again",
                     path.display()
                 )),
-                _ => differences(text, &vm, backends, &target, project),
+                _ => differences(text, &vm, listed(&mut lists, backends, &target, project)),
             },
             (Some(_), false) if adopt && marker.is_some() => Action::Update(vec![
                 "adopted: the fragment is rewritten for this file".into(),
@@ -198,16 +201,25 @@ fn presence(backends: &Backends, target: &Target, name: &str) -> Presence {
     }
 }
 
-/// What differs between the fragment (and the VM) and the file.
-fn differences(
-    fragment: &str,
-    vm: &VmRequest,
+/// The VMs of `target`, asked of its backend the first time only (none when it cannot say).
+fn listed<'a>(
+    lists: &'a mut HashMap<Target, Vec<VmInfo>>,
     backends: &Backends,
     target: &Target,
     project: &crate::project::Project,
-) -> Action {
+) -> &'a [VmInfo] {
+    lists
+        .entry(target.clone())
+        .or_insert_with(|| match backends.get(target).as_ref() {
+            Ok(backend) => backend.list(project).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        })
+}
+
+/// What differs between the fragment (and the VM, among `vms`) and the file.
+fn differences(fragment: &str, vm: &VmRequest, vms: &[VmInfo]) -> Action {
     let mut what = Vec::new();
-    let (groups, vars) = fragment_settings(fragment);
+    let FragmentHost { groups, vars, .. } = fragment_host(fragment);
     if groups != vm.groups {
         what.push(format!(
             "groups [{}] -> [{}]",
@@ -220,10 +232,7 @@ fn differences(
     if vars != wanted {
         what.push("vars differ".to_string());
     }
-    if let Ok(backend) = backends.get(target).as_ref()
-        && let Ok(vms) = backend.list(project)
-        && let Some(info) = vms.iter().find(|v| v.name == vm.name)
-    {
+    if let Some(info) = vms.iter().find(|v| v.name == vm.name) {
         if info.memory_mib.is_some_and(|m| m != vm.memory_mib) {
             what.push(format!(
                 "memory {} MiB -> {} MiB",
@@ -254,21 +263,38 @@ const OWN_VARS: [&str; 4] = [
     "ansible_ssh_common_args",
 ];
 
-/// The groups and user variables (sorted) of the host a fragment defines.
-pub fn fragment_settings(text: &str) -> (Vec<String>, Vec<(String, String)>) {
+/// What a `vm`-written fragment says of its one host.
+#[derive(Debug, Default)]
+pub struct FragmentHost {
+    /// Its groups.
+    pub groups: Vec<String>,
+    /// The user's variables (not those `vm` sets), sorted.
+    pub vars: Vec<(String, String)>,
+    /// `ansible_host`.
+    pub host: Option<String>,
+    /// `ansible_port`.
+    pub port: Option<u16>,
+    /// `ansible_user`.
+    pub user: Option<String>,
+    /// `ansible_ssh_common_args` (the host-key options).
+    pub ssh_args: Option<String>,
+}
+
+/// Reads the host a fragment defines (nothing when it does not parse).
+pub fn fragment_host(text: &str) -> FragmentHost {
     let mut inventory = Inventory::new();
     if crate::inventory::ini::parse_source(&mut inventory, 0, text).is_err() {
-        return (Vec::new(), Vec::new());
+        return FragmentHost::default();
     }
     let Some(host) = inventory.hosts.first() else {
-        return (Vec::new(), Vec::new());
+        return FragmentHost::default();
     };
-    let groups = host
-        .groups
-        .iter()
-        .map(|&g| inventory.groups[g].name.clone())
-        .filter(|g| g != "all" && g != "ungrouped")
-        .collect();
+    let text_of = |key: &str| {
+        host.vars.get(key).and_then(|v| match &v.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => None,
+        })
+    };
     let mut vars: Vec<(String, String)> = host
         .vars
         .iter()
@@ -282,5 +308,20 @@ pub fn fragment_settings(text: &str) -> (Vec<String>, Vec<(String, String)>) {
         })
         .collect();
     vars.sort();
-    (groups, vars)
+    FragmentHost {
+        groups: host
+            .groups
+            .iter()
+            .map(|&g| inventory.groups[g].name.clone())
+            .filter(|g| g != "all" && g != "ungrouped")
+            .collect(),
+        vars,
+        host: text_of("ansible_host"),
+        port: host.vars.get("ansible_port").and_then(|v| match v.value {
+            Value::Int(p) => u16::try_from(p).ok(),
+            _ => None,
+        }),
+        user: text_of("ansible_user"),
+        ssh_args: text_of("ansible_ssh_common_args"),
+    }
 }

@@ -14,7 +14,6 @@ use crate::cli::{DestroyArgs, ValidateArg};
 use crate::commands::Context;
 use crate::error::Error;
 use crate::inventory::fragment::{Address, FragmentSpec, Marker};
-use crate::inventory::pyliteral::Value;
 use crate::output::{Board, Progress};
 use crate::pipeline;
 
@@ -191,7 +190,7 @@ fn update(context: &Context, step: &Step, what: &[String], options: &Options) ->
         for (key, value) in &vm.marker_details {
             marker = marker.with_detail(key, value)?;
         }
-        let own = own_vars(&previous);
+        let own = super::plan::fragment_host(&previous);
         let address = Address {
             host: own.host.clone().unwrap_or_default(),
             port: own.port,
@@ -247,38 +246,6 @@ fn update(context: &Context, step: &Step, what: &[String], options: &Options) ->
         Err(e) => outcome.message = e.to_string(),
     }
     outcome
-}
-
-/// What `vm` itself set in a fragment: address, port, user, ssh options.
-struct OwnVars {
-    host: Option<String>,
-    port: Option<u16>,
-    user: Option<String>,
-    ssh_args: Option<String>,
-}
-
-fn own_vars(text: &str) -> OwnVars {
-    let mut inventory = crate::inventory::model::Inventory::new();
-    let parsed = crate::inventory::ini::parse_source(&mut inventory, 0, text).is_ok();
-    let host = parsed.then(|| inventory.hosts.first()).flatten();
-    let text_of = |key: &str| {
-        host.and_then(|h| h.vars.get(key))
-            .and_then(|v| match &v.value {
-                Value::Str(s) => Some(s.clone()),
-                _ => None,
-            })
-    };
-    OwnVars {
-        host: text_of("ansible_host"),
-        port: host
-            .and_then(|h| h.vars.get("ansible_port"))
-            .and_then(|v| match v.value {
-                Value::Int(p) => u16::try_from(p).ok(),
-                _ => None,
-            }),
-        user: text_of("ansible_user"),
-        ssh_args: text_of("ansible_ssh_common_args"),
-    }
 }
 
 /// Destroys a VM whose key left the file (`--prune`).
