@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use serde::Serialize;
 
-use super::Context;
+use super::{Context, RecordDeletion};
 use crate::backend::Target;
 use crate::cli::DestroyArgs;
 use crate::error::Error;
@@ -133,10 +133,8 @@ pub fn destroy_one(
         volumes: destroyed.volumes,
         fragment_removed: false,
     };
-    let record_left = match marker.and_then(|m| m.detail(crate::pipeline::DNS_DETAIL)) {
-        Some(fqdn) => remove_record(context, name, fqdn).err(),
-        None => None,
-    };
+    // Read from the fragment, which goes below: the record goes first.
+    let record_left = remove_record(context, name).err();
     if marker.is_some() {
         let project = &context.settings.project;
         let path = project.fragment_dir().join(format!("{name}.ini"));
@@ -169,39 +167,31 @@ pub fn destroy_one(
 
 /// Deletes the VM's DNS record (the VM is gone already); a failure says which record is left
 /// and the `nsupdate` lines that remove it.
-fn remove_record(context: &Context, name: &str, fqdn: &str) -> Result<(), Error> {
-    let ip = crate::inventory::check::recorded_address(
-        &context
-            .settings
-            .project
-            .fragment_dir()
-            .join(format!("{name}.ini")),
-    )
-    .and_then(|a| a.parse().ok());
-    let dns = context.dns().and_then(|dns| {
-        dns.ok_or_else(|| {
-            Error::Failed(format!(
-                "[dns] is not configured any more, so vm cannot delete {fqdn}"
-            ))
-        })
-    });
-    let deleted = dns.and_then(|dns| {
-        dns.delete(name, ip).map_err(|e| {
-            Error::Failed(format!(
-                "{name} is destroyed, but its DNS record {fqdn} is left: {e}\nremove it with `nsupdate -k KEYFILE` and these lines:\n{}",
-                dns.nsupdate_lines(name)
-            ))
-        })
-    });
-    match deleted {
-        Ok(()) => {
+fn remove_record(context: &Context, name: &str) -> Result<(), Error> {
+    let fragment = context
+        .settings
+        .project
+        .fragment_dir()
+        .join(format!("{name}.ini"));
+    match super::delete_record(context, name, &fragment)? {
+        RecordDeletion::NoRecord => Ok(()),
+        RecordDeletion::Deleted(record) => {
             context
                 .settings
                 .reporter
-                .info(format!("removed the DNS record {fqdn}"));
+                .info(format!("removed the DNS record {record}"));
             Ok(())
         }
-        Err(e) => Err(e),
+        RecordDeletion::Unconfigured(record) => Err(Error::Failed(format!(
+            "[dns] is not configured any more, so vm cannot delete {record}"
+        ))),
+        RecordDeletion::Failed {
+            record,
+            error,
+            lines,
+        } => Err(Error::Failed(format!(
+            "{name} is destroyed, but its DNS record {record} is left: {error}\nremove it with `nsupdate -k KEYFILE` and these lines:\n{lines}"
+        ))),
     }
 }
 

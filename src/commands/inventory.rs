@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Context, batch};
+use super::{Context, RecordDeletion, batch};
 use crate::backend::{Backends, Target};
 use crate::cli::InventoryCommand;
 use crate::error::Error;
@@ -492,28 +492,27 @@ fn prune(context: &Context, dry_run: bool, mode: Option<Validate>) -> Result<(),
 
 /// Deletes the DNS record of an orphan's VM, read from its fragment, before the fragment goes.
 fn prune_record(context: &Context, host: &str, path: &Path) -> Result<(), Error> {
-    let Ok(Some(marker)) = fragment::read_marker(path) else {
-        return Ok(());
-    };
-    let Some(record) = marker.detail(crate::pipeline::DNS_DETAIL) else {
-        return Ok(());
-    };
-    let Some(dns) = context.dns()? else {
-        context.settings.reporter.warn(format!(
-            "{record} may be left in DNS: [dns] is not configured any more"
-        ));
-        return Ok(());
-    };
-    let ip = check::recorded_address(path).and_then(|a| a.parse().ok());
-    dns.delete(host, ip).map_err(|e| {
-        Error::Failed(format!(
-            "cannot delete the DNS record {record} of {host}, whose VM is gone: {e}; its fragment is kept so that prune can try again, or remove the record with `nsupdate -k KEYFILE`:\n{}",
-            dns.nsupdate_lines(host)
-        ))
-    })?;
-    context
-        .settings
-        .reporter
-        .info(format!("deleted the DNS record {record}"));
-    Ok(())
+    match super::delete_record(context, host, path)? {
+        RecordDeletion::NoRecord => Ok(()),
+        RecordDeletion::Deleted(record) => {
+            context
+                .settings
+                .reporter
+                .info(format!("deleted the DNS record {record}"));
+            Ok(())
+        }
+        RecordDeletion::Unconfigured(record) => {
+            context.settings.reporter.warn(format!(
+                "{record} may be left in DNS: [dns] is not configured any more"
+            ));
+            Ok(())
+        }
+        RecordDeletion::Failed {
+            record,
+            error,
+            lines,
+        } => Err(Error::Failed(format!(
+            "cannot delete the DNS record {record} of {host}, whose VM is gone: {error}; its fragment is kept so that prune can try again, or remove the record with `nsupdate -k KEYFILE`:\n{lines}"
+        ))),
+    }
 }

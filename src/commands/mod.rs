@@ -91,6 +91,53 @@ pub fn restore_fragment(context: &Context, path: &std::path::Path, previous: Opt
     }
 }
 
+/// What became of the DNS record a fragment names (marker detail `dns`).
+pub enum RecordDeletion {
+    /// The fragment names none.
+    NoRecord,
+    /// Deleted (its PTR too, with `reverse`).
+    Deleted(String),
+    /// `[dns]` is not configured any more: the record may be left.
+    Unconfigured(String),
+    /// The server did not delete it.
+    Failed {
+        /// The record.
+        record: String,
+        /// Why.
+        error: crate::dns::DnsError,
+        /// The `nsupdate` lines that delete it by hand.
+        lines: String,
+    },
+}
+
+/// Deletes the DNS record that `fragment` (of host `host`) names, and the PTR of the address
+/// it records.
+pub fn delete_record(
+    context: &Context,
+    host: &str,
+    fragment: &std::path::Path,
+) -> Result<RecordDeletion, Error> {
+    let Ok(Some(marker)) = crate::inventory::fragment::read_marker(fragment) else {
+        return Ok(RecordDeletion::NoRecord);
+    };
+    let Some(record) = marker.detail(crate::pipeline::DNS_DETAIL) else {
+        return Ok(RecordDeletion::NoRecord);
+    };
+    let record = record.to_string();
+    let Some(dns) = context.dns()? else {
+        return Ok(RecordDeletion::Unconfigured(record));
+    };
+    let ip = crate::inventory::check::recorded_address(fragment).and_then(|a| a.parse().ok());
+    Ok(match dns.delete(host, ip) {
+        Ok(()) => RecordDeletion::Deleted(record),
+        Err(error) => RecordDeletion::Failed {
+            record,
+            error,
+            lines: dns.nsupdate_lines(host),
+        },
+    })
+}
+
 impl Context {
     /// The DNS server of `[dns]`, when one is configured.
     pub fn dns(&self) -> Result<Option<Box<dyn crate::dns::Dns>>, Error> {
