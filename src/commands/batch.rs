@@ -179,9 +179,12 @@ fn take_result(staged: &Path) -> Option<Outcome> {
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
     if outcome.is_some() {
-        remove_quietly(&result);
-        remove_quietly(&staged.with_extension("previous"));
+        // The change first, its result last: a leader that finds the change without a result
+        // takes it for unapplied, so the change must never outlive its result. (A writer takes
+        // its result without the lock, while a leader may be listing the folder.)
         remove_quietly(staged);
+        remove_quietly(&staged.with_extension("previous"));
+        remove_quietly(&result);
     }
     outcome
 }
