@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::backend::{BackendKind, DomainType};
+use crate::backend::{BackendKind, DomainType, Firmware};
 use crate::cli::{ProvisionArgs, ValidateArg};
 use crate::error::Error;
 
@@ -55,6 +55,8 @@ pub struct Entry {
     pub network: Option<String>,
     /// Domain type.
     pub domain_type: Option<DomainType>,
+    /// Firmware.
+    pub firmware: Option<Firmware>,
     /// Direct kernel boot.
     pub kernel: Option<String>,
     /// Initrd.
@@ -185,6 +187,7 @@ impl Source {
             no_wait,
             keep_on_failure: false,
             domain_type: entry.domain_type.or(d.domain_type),
+            firmware: entry.firmware.or(d.firmware),
             kernel: pick(&entry.kernel, &d.kernel),
             initrd: pick(&entry.initrd, &d.initrd),
             cmdline: pick(&entry.cmdline, &d.cmdline),

@@ -27,7 +27,8 @@ use vm::project::Project;
 use vm::settings::LibvirtSettings;
 
 pub use create::{Provisioned, VmSpec, instance_id, rfc3339};
-use xml::read_domain;
+use vm::backend::Firmware;
+use xml::{offers_efi, read_domain};
 
 /// First port tried for user-mode SSH forwards; the range is this plus 10,000.
 const FIRST_PORT: u16 = 22200;
@@ -188,6 +189,9 @@ impl Libvirt {
         }
         let pool = self.pool(&spec.pool)?;
         self.base_image(&pool, &spec.image)?;
+        if spec.firmware == Firmware::Uefi {
+            self.preflight_efi(spec)?;
+        }
         if let NetworkChoice::Named(network) = &spec.network {
             self.conn.lookup_network_by_name(network).map_err(|e| {
                 BackendError::Invalid(format!(
@@ -199,6 +203,33 @@ impl Libvirt {
             })?;
         }
         Ok(())
+    }
+
+    /// UEFI asked: the host's libvirt must offer EFI firmware for this kind of guest, or the
+    /// domain would be defined and then fail to start.
+    fn preflight_efi(&self, spec: &VmSpec) -> Result<(), BackendError> {
+        let virt_type = self.virt_type(spec.domain_type);
+        let capabilities = self
+            .conn
+            .domain_capabilities(None, Some("x86_64"), None, Some(virt_type), 0)
+            .map_err(libvirt_error(format!(
+                "cannot read the domain capabilities of {} (to check for UEFI firmware)",
+                self.uri
+            )))?;
+        let offered = offers_efi(&capabilities).map_err(|e| BackendError::Call {
+            action: format!("cannot parse the domain capabilities of {}", self.uri),
+            message: e,
+        })?;
+        if offered {
+            return Ok(());
+        }
+        Err(BackendError::Invalid(format!(
+            "--firmware uefi asked, but libvirt at {} offers no EFI firmware for {virt_type} \
+             guests (`virsh domcapabilities --virttype {virt_type}` lists none); install OVMF on \
+             the libvirt host (Debian/Ubuntu: apt-get install ovmf; Fedora: edk2-ovmf) and \
+             restart libvirtd, or use --firmware bios",
+            self.uri
+        )))
     }
 
     /// The first usable address of a running domain: DHCP lease, then guest agent, then ARP;
@@ -425,6 +456,7 @@ impl Libvirt {
             user: vm.user.to_string(),
             ssh_keys: vm.ssh_keys.to_vec(),
             domain_type: settings.domain_type,
+            firmware: settings.firmware,
             kernel: settings.kernel.clone(),
             templates: vm.templates.clone(),
             project: vm.project.clone(),
