@@ -223,3 +223,36 @@ pub fn made_by(context: &crate::commands::Context, source: &Source) -> Vec<Strin
         .map(crate::inventory::check::fragment_host)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_vms(text: &str) -> Result<Source, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vms.toml");
+        std::fs::write(&path, text).unwrap();
+        Source::read(&path, dir.path())
+    }
+
+    #[test]
+    fn firmware_comes_from_the_entry_else_the_defaults_and_only_bios_or_uefi_is_taken() {
+        let source =
+            read_vms("[defaults]\nfirmware = \"uefi\"\n[vms.a]\n[vms.b]\nfirmware = \"bios\"\n")
+                .unwrap();
+        let firmware = |key: &str| {
+            source
+                .provision_args(key, &source.file.vms[key], false)
+                .firmware
+        };
+        assert_eq!(firmware("a"), Some(Firmware::Uefi));
+        assert_eq!(firmware("b"), Some(Firmware::Bios));
+        let err = read_vms("[vms.a]\nfirmware = \"efi\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("vms.toml") && err.contains("expected `bios` or `uefi`"),
+            "{err}"
+        );
+    }
+}

@@ -17,8 +17,8 @@ use virt::error::{Error as VirtError, ErrorNumber};
 use virt::storage_pool::StoragePool;
 use virt::sys;
 use vm::backend::{
-    Backend, BackendError, CreateEnv, Created, Destroyed, HostKeySource, NetworkChoice, NewVm,
-    Resized, Target, VmInfo,
+    Backend, BackendError, CreateEnv, Created, Destroyed, Firmware, HostKeySource, NetworkChoice,
+    NewVm, Resized, Target, VmInfo,
 };
 use vm::guest::seed::Seed;
 use vm::inventory::check::Presence;
@@ -27,7 +27,6 @@ use vm::project::Project;
 use vm::settings::LibvirtSettings;
 
 pub use create::{Provisioned, VmSpec, instance_id, rfc3339};
-use vm::backend::Firmware;
 use xml::{offers_efi, read_domain};
 
 /// First port tried for user-mode SSH forwards; the range is this plus 10,000.

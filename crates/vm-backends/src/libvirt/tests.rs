@@ -184,7 +184,7 @@ fn uefi_asks_libvirt_for_efi_firmware_with_secure_boot_and_enrolled_keys_off() {
             None
         )
     );
-    // libvirt's own parser takes it, keeps it, and finds no firmware of its own to pin in it.
+    // libvirt's own parser (the test driver's) accepts it and keeps `firmware='efi'`.
     let domain = libvirt
         .conn
         .define_domain_xml(&xml.replace("<domain type='qemu'", "<domain type='test'"))
