@@ -290,6 +290,19 @@ fn bad_input_is_refused_before_anything_is_created() {
     let mut bad_name = with(&[]);
     bad_name[1] = "../x".into();
     run(bad_name).code(2).stderr_contains("invalid name");
+    let mut efi = with(&[]);
+    efi.extend(["--firmware".into(), "efi".into()]);
+    run(efi)
+        .code(2)
+        .stderr_contains("invalid value 'efi' for '--firmware <FIRMWARE>'")
+        .stderr_contains("[possible values: bios, uefi]");
+    // A bad vm.toml is exit 1, as for any of its keys.
+    project.write("vm.toml", "firmware = \"efi\"\n");
+    run(with(&[]))
+        .code(1)
+        .stderr_contains("vm.toml")
+        .stderr_contains("unknown variant `efi`, expected `bios` or `uefi`");
+    std::fs::remove_file(project.root().join("vm.toml")).unwrap();
     // A name that is already a domain.
     project.run(&provision_args("lc-taken", &key)).success();
     let other = Project::new();
