@@ -46,9 +46,65 @@ pub enum Command {
         #[arg(long, value_name = "URI")]
         connect: Option<String>,
     },
+    /// Log in to a VM (or run a command there) as Ansible does: its address, port, user and
+    /// pinned host key, from the inventory.
+    Ssh(SshArgs),
+    /// Attach to a VM's serial console (libvirt; Ctrl+] leaves).
+    Console {
+        /// The VM.
+        name: String,
+        /// libvirt URI (default: the one recorded in the VM's fragment).
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
+    },
+    /// Start VMs; waits for their address and SSH, and updates the inventory when the address
+    /// changed.
+    Start(PowerArgs),
+    /// Shut VMs down (ACPI), waiting at most --timeout; --force powers off at once.
+    Stop(PowerArgs),
+    /// Reboot VMs (ACPI); waits for SSH again; --force resets at once.
+    Reboot(PowerArgs),
+    /// Print a shell completion script: `source <(vm completions bash)`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Work on the Ansible inventory: fragments in ansible/inventory.d, merged ansible/inventory.ini.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+}
+
+/// `vm ssh NAME [-- CMD…]`
+#[derive(Debug, Clone, Args)]
+pub struct SshArgs {
+    /// The host, as the inventory names it.
+    pub name: String,
+    /// A command to run instead of a login shell (after `--`; joined by spaces and run by the
+    /// remote shell, as ssh does).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `vm start|stop|reboot NAME…`
+#[derive(Debug, Clone, Args)]
+pub struct PowerArgs {
+    /// The VMs.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// stop: power off without asking the guest; reboot: reset.
+    #[arg(long)]
+    pub force: bool,
+    /// Give up waiting (for the guest to shut down, for its address and SSH) after this many
+    /// seconds (default 300, or `timeout` in vm.toml).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// start/reboot: do not wait for the address and SSH (nor update the inventory).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// libvirt URI (default: the one recorded in the VM's fragment).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
 }
 
 /// `vm apply …`

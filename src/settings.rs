@@ -226,6 +226,11 @@ impl Settings {
         self
     }
 
+    /// How long a command waits for a VM: its `--timeout`, else vm.toml's, else the default.
+    pub fn wait_timeout(&self, flag: Option<u64>) -> Duration {
+        Duration::from_secs(flag.or(self.project.config.timeout).unwrap_or(TIMEOUT_SECS))
+    }
+
     /// The validation a command runs: its `--validate`, else vm.toml's, else `auto`.
     pub fn validate(&self, flag: Option<Validate>) -> Validate {
         flag.unwrap_or(self.validate)

@@ -402,3 +402,82 @@ fn apply_makes_four_reapply_changes_nothing_and_an_edit_creates_one_and_prunes_o
         assert_eq!(domain_state(name), None, "{name}");
     }
 }
+
+#[test]
+fn stop_start_reboot_and_console_act_on_the_domain_and_say_what_they_did() {
+    let key = setup().display().to_string();
+    let _cleanup = Cleanup(vec!["lc-power".into()]);
+    let project = Project::new();
+    project.run(&provision_args("lc-power", &key)).success();
+
+    // Nothing in the guest acts on the ACPI button: a graceful stop times out (exit 5) and
+    // says how to force it; the domain still runs.
+    project
+        .run(&["stop", "lc-power", "--timeout", "2"])
+        .code(5)
+        .stderr_contains("vm stop --force lc-power");
+    assert_eq!(domain_state("lc-power").as_deref(), Some("running"));
+    let stopped = project.run(&["--json", "stop", "--force", "lc-power"]);
+    stopped.success();
+    assert_eq!(stopped.json()["result"], "done");
+    assert_eq!(domain_state("lc-power").as_deref(), Some("shut off"));
+    project
+        .run(&["stop", "--force", "lc-power"])
+        .success()
+        .stderr_contains("lc-power was already off");
+    project
+        .run(&["console", "lc-power"])
+        .code(1)
+        .stderr_contains("`vm start lc-power`");
+    project
+        .run(&["reboot", "lc-power"])
+        .code(1)
+        .stderr_contains("is not running");
+
+    // The forwarded port is the address: nothing to discover, only SSH to wait for, which
+    // this guest never answers: --no-wait.
+    project
+        .run(&["start", "lc-power", "--no-wait"])
+        .success()
+        .stderr_contains("started lc-power");
+    assert_eq!(domain_state("lc-power").as_deref(), Some("running"));
+    project
+        .run(&["start", "lc-power"])
+        .success()
+        .stderr_contains("already running");
+    project
+        .run(&["reboot", "--force", "lc-power", "--no-wait"])
+        .success()
+        .stderr_contains("rebooted lc-power");
+    assert_eq!(domain_state("lc-power").as_deref(), Some("running"));
+
+    // The serial console, on a real terminal (script(1) gives virsh one): attached, then left
+    // with Ctrl+].
+    let vm = common::vm_bin();
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "{} --project {} console lc-power",
+            vm.display(),
+            project.root().display()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script (bsdutils)");
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    use std::io::Write;
+    stdin.write_all(b"\x1d").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("Connected to domain") && text.contains("lc-power"),
+        "{text}"
+    );
+    assert!(out.status.success(), "{text}");
+    project.run(&["destroy", "lc-power", "--yes"]).success();
+}

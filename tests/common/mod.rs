@@ -13,6 +13,7 @@
 pub mod bind;
 pub mod libvirt;
 pub mod rng;
+pub mod sshd;
 pub mod tree;
 
 use std::collections::BTreeMap;

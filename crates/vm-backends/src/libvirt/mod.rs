@@ -3,6 +3,7 @@
 //! itself.
 
 mod create;
+mod power;
 #[cfg(test)]
 mod tests;
 pub mod xml;
@@ -18,7 +19,7 @@ use virt::storage_pool::StoragePool;
 use virt::sys;
 use vm::backend::{
     Backend, BackendError, CreateEnv, Created, Destroyed, HostKeySource, NetworkChoice, NewVm,
-    Resized, Target, VmInfo,
+    Power, Powered, Resized, Target, VmInfo,
 };
 use vm::guest::seed::Seed;
 use vm::inventory::check::Presence;
@@ -610,5 +611,18 @@ impl Backend for Libvirt {
             .create()
             .map_err(libvirt_error(format!("cannot start {name}")))
             .map(|_| ())
+    }
+
+    fn power(&self, name: &str, action: Power, timeout: Duration) -> Result<Powered, BackendError> {
+        self.change_power(name, action, timeout)
+    }
+
+    fn console(&self, name: &str) -> Result<Vec<String>, BackendError> {
+        self.console_command(name)
+    }
+
+    /// A forwarded port on 127.0.0.1 stays; an address on a libvirt network is the guest's lease.
+    fn discovers_address(&self, recorded: &Address) -> bool {
+        recorded.port.is_none()
     }
 }
