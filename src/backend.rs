@@ -393,6 +393,20 @@ pub enum BackendError {
         /// libvirt's message.
         message: String,
     },
+    /// The libvirt host's SSH host key did not verify (unknown, or another key than the one
+    /// known_hosts holds): nothing was sent to it.
+    #[error(
+        "the SSH host key of the libvirt host at {uri} did not verify, so vm did not connect: \
+         {message}\nIf the host's key really changed, compare its fingerprint with the host's \
+         administrator (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on it) before putting \
+         it in the known_hosts file ssh uses (README: Remote libvirt hosts)"
+    )]
+    HostKey {
+        /// The URI.
+        uri: String,
+        /// libvirt's message, with OpenSSH's reason.
+        message: String,
+    },
     /// Input that the host cannot satisfy (memory, CPUs, image, pool, name taken).
     #[error("{0}")]
     Invalid(String),

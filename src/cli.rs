@@ -185,7 +185,7 @@ pub struct ProvisionArgs {
     /// libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system for root, qemu:///session otherwise).
     #[arg(long, value_name = "URI")]
     pub connect: Option<String>,
-    /// Base image: a volume of the pool, or an absolute path.
+    /// Base image: a volume of the pool, or an absolute path on the libvirt host.
     #[arg(long, value_name = "IMG")]
     pub image: Option<String>,
     /// Grow the disk to this size (e.g. 20G; default: the image's size).
@@ -225,7 +225,7 @@ pub struct ProvisionArgs {
     /// Boot this kernel directly (a path on the libvirt host).
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<String>,
-    /// Initrd for --kernel.
+    /// Initrd for --kernel (a path on the libvirt host).
     #[arg(long, value_name = "PATH", requires = "kernel")]
     pub initrd: Option<String>,
     /// Kernel command line for --kernel (default: root=/dev/vda rw console=ttyS0).

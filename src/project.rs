@@ -66,7 +66,7 @@ pub struct Config {
     pub backend: Option<crate::backend::BackendKind>,
     /// Default `--connect` (a libvirt URI).
     pub connect: Option<String>,
-    /// Default `--image`: a volume name in the pool, or an absolute path.
+    /// Default `--image`: a volume name in the pool, or an absolute path on the libvirt host.
     pub image: Option<String>,
     /// Default `--disk` size (e.g. `20G`).
     pub disk: Option<String>,
@@ -82,9 +82,9 @@ pub struct Config {
     pub timeout: Option<u64>,
     /// Default `--domain-type`.
     pub domain_type: Option<crate::backend::DomainType>,
-    /// Default `--kernel` (direct kernel boot).
+    /// Default `--kernel` (direct kernel boot; an absolute path on the libvirt host).
     pub kernel: Option<String>,
-    /// Default `--initrd`.
+    /// Default `--initrd` (an absolute path on the libvirt host).
     pub initrd: Option<String>,
     /// Default `--cmdline`.
     pub cmdline: Option<String>,

@@ -20,17 +20,7 @@ fn setup() -> &'static Path {
     static KEY: OnceLock<PathBuf> = OnceLock::new();
     KEY.get_or_init(|| {
         start_libvirtd();
-        if !virsh(&["vol-info", "--pool", POOL, "base.qcow2"]).0 {
-            let (ok, out) = virsh(&[
-                "vol-create-as",
-                POOL,
-                "base.qcow2",
-                "64M",
-                "--format",
-                "qcow2",
-            ]);
-            assert!(ok, "cannot create the base image: {out}");
-        }
+        common::libvirt::ensure_base_image();
         let dir = std::env::temp_dir().join(format!("vm-lifecycle-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let key = dir.join("id_ed25519");

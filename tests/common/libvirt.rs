@@ -45,6 +45,25 @@ pub fn start_libvirtd() {
     assert!(status.success(), "scripts/start-libvirtd failed");
 }
 
+/// The empty 64 MiB base image (`base.qcow2` in the test pool) that test VMs, which boot
+/// nothing from disk, are made on; created once and kept for the next run.
+pub const BASE_IMAGE: &str = "base.qcow2";
+
+/// Creates [`BASE_IMAGE`] unless it is there.
+pub fn ensure_base_image() {
+    if !virsh(&["vol-info", "--pool", POOL, BASE_IMAGE]).0 {
+        let (ok, out) = virsh(&[
+            "vol-create-as",
+            POOL,
+            BASE_IMAGE,
+            "64M",
+            "--format",
+            "qcow2",
+        ]);
+        assert!(ok, "cannot create the base image: {out}");
+    }
+}
+
 /// `virsh -q -c URI ARGS`: whether it succeeded, and its output.
 pub fn virsh(args: &[&str]) -> (bool, String) {
     let output = Command::new("virsh")

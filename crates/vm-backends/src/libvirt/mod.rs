@@ -28,6 +28,7 @@ use vm::project::Project;
 use vm::settings::LibvirtSettings;
 
 pub use create::{Provisioned, VmSpec, instance_id, rfc3339};
+pub use vm::libvirt_uri::is_local;
 use xml::read_domain;
 
 /// First port tried for user-mode SSH forwards; the range is this plus 10,000.
@@ -63,9 +64,22 @@ impl Libvirt {
     /// through our messages.
     pub fn connect(uri: &str) -> Result<Libvirt, BackendError> {
         virt::error::clear_error_callback();
-        let conn = Connect::open(Some(uri)).map_err(|e| BackendError::Connect {
-            uri: uri.to_string(),
-            message: e.message().to_string(),
+        vm::libvirt_uri::refuse_unverified(uri).map_err(BackendError::Invalid)?;
+        let conn = Connect::open(Some(uri)).map_err(|e| {
+            let message = e.message().to_string();
+            // The ssh transport runs OpenSSH, whose verdict on the host key is the last line
+            // it prints; libvirt passes it through in its message.
+            if message.contains("Host key verification failed") {
+                BackendError::HostKey {
+                    uri: uri.to_string(),
+                    message,
+                }
+            } else {
+                BackendError::Connect {
+                    uri: uri.to_string(),
+                    message,
+                }
+            }
         })?;
         Ok(Libvirt {
             conn,
@@ -145,8 +159,10 @@ impl Libvirt {
         let volume = volume.map_err(|e| {
             if is_code(&e, ErrorNumber::NoStorageVolume) {
                 BackendError::Invalid(format!(
-                    "unknown image {image:?}: no such volume in the pool (nor a file in any pool); \
-                     `virsh vol-list POOL` lists them, or pass --image with a volume name or path"
+                    "unknown image {image:?} at {}: no such volume in the pool (nor a file in \
+                     any pool of that libvirt host); `virsh vol-list POOL` lists them, or pass \
+                     --image with a volume name or a path on the libvirt host",
+                    self.uri
                 ))
             } else {
                 libvirt_error(format!("cannot look up image {image}"))(e)
@@ -363,11 +379,6 @@ impl Libvirt {
     }
 }
 
-/// Whether `uri` names this machine's hypervisor (no transport, no host: `qemu:///system`).
-pub fn is_local(uri: &str) -> bool {
-    !uri.contains('+') && uri.contains(":///")
-}
-
 /// The address Ansible should use among those a domain reports.
 pub fn best_address(found: &[IpAddr]) -> Option<IpAddr> {
     let usable = |ip: &&IpAddr| match ip {
@@ -523,7 +534,9 @@ impl Backend for Libvirt {
             // The key vm made went in through the seed volume, uploaded over libvirt's own
             // authenticated connection.
             host_key: HostKeySource::Installed,
-            log: Some(("serial console", provisioned.console_log.into())),
+            // The log is a file of the libvirt host: read here only when that is this machine
+            // (a same-named file here would be another VM's).
+            log: is_local(&self.uri).then(|| ("serial console", provisioned.console_log.into())),
             details: Vec::new(),
         })
     }

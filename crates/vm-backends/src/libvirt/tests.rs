@@ -266,9 +266,3 @@ fn the_best_address_is_ipv4_then_ipv6_never_loopback_or_link_local() {
         Some("2001:db8::5".parse().unwrap())
     );
 }
-
-#[test]
-fn only_uris_without_transport_or_host_are_local() {
-    assert!(is_local("qemu:///system") && is_local("test:///default"));
-    assert!(!is_local("qemu+ssh://host/system"));
-}
