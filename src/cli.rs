@@ -296,6 +296,10 @@ pub enum InventoryCommand {
         /// Print what `ansible-inventory --list --export` would print for the fragments.
         #[arg(long, conflicts_with = "json")]
         ansible_json: bool,
+        /// Print one host's variables as a play sees them (its groups' and its own), as
+        /// `ansible-inventory --host NAME` does.
+        #[arg(long, value_name = "NAME", conflicts_with = "ansible_json")]
+        host: Option<String>,
     },
     /// Find invalid fragments, conflicts, a stale inventory.ini and orphans; exit 4 on findings.
     Check,
