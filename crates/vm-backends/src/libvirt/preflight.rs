@@ -131,7 +131,7 @@ impl Libvirt {
         let image = format!("image {} ({})", spec.image, base.path);
         if !BACKING_FORMATS.contains(&base.format.as_str()) {
             return Err(BackendError::Invalid(format!(
-                "{image} is a {} volume, which cannot back a VM's disk: pass --image with a qcow2 \
+                "{image} is in {} format, which cannot back a VM's disk: pass --image with a qcow2 \
                  or raw disk image (a cloud image such as debian-12-genericcloud-amd64.qcow2; an \
                  installer ISO is not one)",
                 base.format
@@ -309,24 +309,29 @@ impl Libvirt {
             message: e,
         })?;
         let parent = |file: &str| Path::new(file).parent().map(Path::to_path_buf);
+        // (what QEMU opens, the folder it is in, the other way out)
         let mut places = Vec::new();
         if let Some(path) = pool_path {
             places.push((
                 format!("the disk in storage pool {}", spec.pool),
                 path.into(),
+                "use a pool in a folder it can reach (--pool NAME)",
             ));
         }
+        let elsewhere = "put the file in a folder it can reach";
         if let Some(folder) = parent(&base.path) {
-            places.push((format!("the base image {}", base.path), folder));
+            places.push((format!("the base image {}", base.path), folder, elsewhere));
         }
         if let Some(kernel) = &spec.kernel {
-            places
-                .extend(parent(&kernel.kernel).map(|f| (format!("--kernel {}", kernel.kernel), f)));
-            if let Some(initrd) = &kernel.initrd {
-                places.extend(parent(initrd).map(|f| (format!("--initrd {initrd}"), f)));
+            if let Some(folder) = parent(&kernel.kernel) {
+                places.push((format!("--kernel {}", kernel.kernel), folder, elsewhere));
+            }
+            if let Some(folder) = kernel.initrd.as_deref().and_then(parent) {
+                let initrd = kernel.initrd.as_deref().unwrap_or_default();
+                places.push((format!("--initrd {initrd}"), folder, elsewhere));
             }
         }
-        for (what, folder) in places {
+        for (what, folder, other_way) in places {
             let blocked = access::blocked(&folder, &who);
             if blocked.is_empty() {
                 continue;
@@ -341,7 +346,7 @@ impl Libvirt {
                 .collect();
             return Err(BackendError::Invalid(format!(
                 "QEMU runs as {} and cannot enter {}, so it could not open {what}: let it \
-                 through with `chmod o+x {}`, or use a pool (or file) in a folder it can reach",
+                 through with `chmod o+x {}`, or {other_way}",
                 who.describe(),
                 folders.join(", "),
                 paths.join(" ")

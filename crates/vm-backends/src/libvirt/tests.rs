@@ -158,7 +158,7 @@ fn preflight_refuses_what_the_host_cannot_give_before_creating_anything() {
                 image: "installer.iso".into(),
                 ..spec("a", user.clone())
             },
-            "is a iso volume, which cannot back a VM's disk",
+            "is in iso format, which cannot back a VM's disk",
         ),
         (
             VmSpec {
