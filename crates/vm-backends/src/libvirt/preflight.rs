@@ -163,7 +163,7 @@ impl Libvirt {
                  pool-refresh {}` and pass --image {}",
                 quote(&base.path),
                 quote(&out),
-                self.uri,
+                quote(&self.uri),
                 quote(&pool),
                 quote(&image_arg)
             )));
@@ -261,11 +261,12 @@ impl Libvirt {
             "cannot read the state of network {network}"
         )))?;
         if !active {
-            let (uri, name) = (&self.uri, quote(network));
+            let (uri, name) = (quote(&self.uri), quote(network));
             return Err(BackendError::Invalid(format!(
-                "libvirt network {network} at {uri} is defined but not started: start it with \
+                "libvirt network {network} at {} is defined but not started: start it with \
                  `virsh -c {uri} net-start {name}` (and `virsh -c {uri} net-autostart {name}` to \
-                 start it whenever libvirtd starts), or use --network user"
+                 start it whenever libvirtd starts), or use --network user",
+                self.uri
             )));
         }
         Ok(())
