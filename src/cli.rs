@@ -194,6 +194,10 @@ pub struct ProvisionArgs {
     /// Storage pool for the disk and the seed (default: default).
     #[arg(long, value_name = "POOL")]
     pub pool: Option<String>,
+    /// Make the disk even when the pool has less room than it can grow to (a thin disk that
+    /// may fill the pool).
+    #[arg(long)]
+    pub allow_overcommit: bool,
     /// A libvirt network, or `user` for user-mode networking with SSH forwarded on 127.0.0.1.
     #[arg(long, value_name = "NAME|user")]
     pub network: Option<String>,

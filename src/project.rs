@@ -72,6 +72,8 @@ pub struct Config {
     pub disk: Option<String>,
     /// Default `--pool`.
     pub pool: Option<String>,
+    /// Default `--allow-overcommit`.
+    pub allow_overcommit: Option<bool>,
     /// Default `--network` (a libvirt network name, or `user`).
     pub network: Option<String>,
     /// Default `--user`.

@@ -104,6 +104,8 @@ pub struct LibvirtSettings {
     pub disk_bytes: Option<u64>,
     /// Storage pool.
     pub pool: String,
+    /// Make the disk even when the pool has less room than it can grow to.
+    pub allow_overcommit: bool,
     /// Network.
     pub network: NetworkChoice,
     /// `<domain type=…>`.
@@ -190,6 +192,7 @@ impl Settings {
                     .transpose()
                     .map_err(|e| Error::Usage(format!("{e} (disk in vm.toml)")))?,
                 pool: config.pool.clone().unwrap_or_else(|| POOL.into()),
+                allow_overcommit: config.allow_overcommit.unwrap_or(false),
                 network: network(config.network.as_deref().unwrap_or(NETWORK))?,
                 domain_type: config.domain_type.unwrap_or(DomainType::Auto),
                 kernel: config.kernel.clone().map(|kernel| KernelBoot {
@@ -337,6 +340,9 @@ impl Settings {
         }
         if let Some(pool) = &args.pool {
             libvirt.pool = pool.clone();
+        }
+        if args.allow_overcommit {
+            libvirt.allow_overcommit = true;
         }
         if let Some(network_name) = &args.network {
             libvirt.network = network(network_name)?;
@@ -682,6 +688,7 @@ mod tests {
             network,
             domain_type: DomainType::Auto,
             kernel: None,
+            allow_overcommit: false,
         };
         let user = NetworkChoice::User { port: 0 };
         let named = NetworkChoice::Named("br0".into());

@@ -11,13 +11,14 @@ use virt::stream::Stream;
 use vm::backend::{BackendError, DomainType, KernelBoot, NetworkChoice};
 use vm::guest::seed::Seed;
 
+use super::preflight::BaseImage;
 use super::xml::{NAMESPACE, escape_xml};
 use super::{Libvirt, is_local, libvirt_error};
 
 const DOMAIN_TEMPLATE: &str = include_str!("../../../../templates/domain.xml.tera");
 
 /// Size of the seed volume; the FAT image is exactly this big.
-const SEED_BYTES: u64 = 1024 * 1024;
+pub(super) const SEED_BYTES: u64 = 1024 * 1024;
 
 /// Everything needed to create one VM, validated before it gets here.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct VmSpec {
     pub disk_bytes: Option<u64>,
     /// Storage pool for the overlay and the seed.
     pub pool: String,
+    /// Make the overlay even when the pool has less room than it can grow to.
+    pub allow_overcommit: bool,
     /// Network.
     pub network: NetworkChoice,
     /// The user cloud-init creates.
@@ -77,9 +80,9 @@ impl Libvirt {
         created_at: &str,
         keep_on_failure: bool,
     ) -> Result<Provisioned, BackendError> {
-        self.preflight_spec(spec)?;
+        let base = self.preflight_spec(spec)?;
         let mut made = Made::default();
-        match self.make(spec, seed, created_at, &mut made) {
+        match self.make(spec, &base, seed, created_at, &mut made) {
             Ok(provisioned) => Ok(provisioned),
             Err(error) if keep_on_failure && !matches!(error, BackendError::PortTaken(_)) => {
                 Err(error)
@@ -125,6 +128,7 @@ impl Libvirt {
     fn make(
         &self,
         spec: &VmSpec,
+        base: &BaseImage,
         seed: &Seed,
         created_at: &str,
         made: &mut Made,
@@ -136,15 +140,16 @@ impl Libvirt {
             .image()
             .map_err(|e| BackendError::Template(e.to_string()))?;
         let pool = self.pool(&spec.pool)?;
-        let (base_path, base_size) = self.base_image(&pool, &spec.image)?;
-
-        let capacity = spec.disk_bytes.unwrap_or(base_size).max(base_size);
+        // Preflight refused a --disk smaller than the image.
+        let capacity = spec.disk_bytes.unwrap_or(base.capacity);
+        // The base's own format: a raw base named qcow2 here would be read as garbage.
         let overlay = format!(
             "<volume type='file'><name>{}.qcow2</name><capacity unit='bytes'>{capacity}</capacity>\
              <target><format type='qcow2'/></target><backingStore><path>{}</path>\
-             <format type='qcow2'/></backingStore></volume>",
+             <format type='{}'/></backingStore></volume>",
             xml_text(&spec.name),
-            xml_text(&base_path)
+            xml_text(&base.path),
+            xml_text(&base.format)
         );
         let disk = StorageVol::create_xml(&pool, &overlay, 0)
             .map_err(libvirt_error("cannot create the disk overlay"))?;
@@ -217,17 +222,7 @@ impl Libvirt {
         tera.autoescape_on([".xml"]);
         let fail = |e: tera::Error| BackendError::Template(format!("domain template: {e}"));
         tera.add_raw_template("domain.xml", &source).map_err(fail)?;
-        let domain_type = match spec.domain_type {
-            DomainType::Kvm => "kvm",
-            DomainType::Qemu => "qemu",
-            DomainType::Auto => {
-                if is_local(&self.uri) && std::path::Path::new("/dev/kvm").exists() {
-                    "kvm"
-                } else {
-                    "qemu"
-                }
-            }
-        };
+        let domain_type = self.domain_type_name(spec);
         let mut context = tera::Context::new();
         context.insert("domain_type", domain_type);
         context.insert("name", &spec.name);
@@ -252,6 +247,21 @@ impl Libvirt {
             context.insert("cmdline", &kernel.cmdline);
         }
         tera.render("domain.xml", &context).map_err(fail)
+    }
+
+    /// `<domain type=…>` for `spec`: auto is kvm where this machine has /dev/kvm.
+    pub(super) fn domain_type_name(&self, spec: &VmSpec) -> &'static str {
+        match spec.domain_type {
+            DomainType::Kvm => "kvm",
+            DomainType::Qemu => "qemu",
+            DomainType::Auto => {
+                if is_local(&self.uri) && std::path::Path::new("/dev/kvm").exists() {
+                    "kvm"
+                } else {
+                    "qemu"
+                }
+            }
+        }
     }
 
     /// Writes `bytes` into `volume` through a libvirt stream (works for remote hosts too).

@@ -2,8 +2,10 @@
 //! seed volume, a domain with our metadata (`create.rs`); and the way back, read from the domain
 //! itself.
 
+mod access;
 mod create;
 mod power;
+mod preflight;
 #[cfg(test)]
 mod tests;
 pub mod xml;
@@ -147,75 +149,6 @@ impl Libvirt {
             }
         }
         Ok(pool)
-    }
-
-    /// The base image as a path and its size: a volume of `pool`, or a path libvirt knows.
-    fn base_image(&self, pool: &StoragePool, image: &str) -> Result<(String, u64), BackendError> {
-        let volume = if image.starts_with('/') {
-            self.conn.lookup_storage_vol_by_path(image)
-        } else {
-            pool.lookup_storage_vol_by_name(image)
-        };
-        let volume = volume.map_err(|e| {
-            if is_code(&e, ErrorNumber::NoStorageVolume) {
-                BackendError::Invalid(format!(
-                    "unknown image {image:?} at {}: no such volume in the pool (nor a file in \
-                     any pool of that libvirt host); `virsh vol-list POOL` lists them, or pass \
-                     --image with a volume name or a path on the libvirt host",
-                    self.uri
-                ))
-            } else {
-                libvirt_error(format!("cannot look up image {image}"))(e)
-            }
-        })?;
-        let path = volume
-            .path()
-            .map_err(libvirt_error("cannot read the image path"))?;
-        let size = volume
-            .info()
-            .map_err(libvirt_error("cannot read the image size"))?
-            .capacity;
-        Ok((path, size))
-    }
-
-    /// Checks everything that can be checked before creating anything.
-    pub fn preflight_spec(&self, spec: &VmSpec) -> Result<(), BackendError> {
-        if self.domain(&spec.name)?.is_some() {
-            return Err(BackendError::Invalid(format!(
-                "a domain named {} already exists at {}; pick another name, or `vm destroy {}`",
-                spec.name, self.uri, spec.name
-            )));
-        }
-        let node = self
-            .conn
-            .node_info()
-            .map_err(libvirt_error("cannot read the host's memory and CPUs"))?;
-        let host_mib = node.memory / 1024;
-        if spec.memory_mib > host_mib {
-            return Err(BackendError::Invalid(format!(
-                "{} MiB of memory asked, the host has {host_mib} MiB; ask for less",
-                spec.memory_mib
-            )));
-        }
-        if spec.vcpus > node.cpus {
-            return Err(BackendError::Invalid(format!(
-                "{} vCPUs asked, the host has {} CPUs; ask for fewer",
-                spec.vcpus, node.cpus
-            )));
-        }
-        let pool = self.pool(&spec.pool)?;
-        self.base_image(&pool, &spec.image)?;
-        if let NetworkChoice::Named(network) = &spec.network {
-            self.conn.lookup_network_by_name(network).map_err(|e| {
-                BackendError::Invalid(format!(
-                    "no libvirt network {network:?} at {} ({}); `virsh net-list --all` lists them, \
-                     or use --network user",
-                    self.uri,
-                    e.message()
-                ))
-            })?;
-        }
-        Ok(())
     }
 
     /// The first usable address of a running domain: DHCP lease, then guest agent, then ARP;
@@ -433,6 +366,7 @@ impl Libvirt {
             })?,
             disk_bytes: settings.disk_bytes,
             pool: settings.pool.clone(),
+            allow_overcommit: settings.allow_overcommit,
             network: settings.network.clone(),
             user: vm.user.to_string(),
             ssh_keys: vm.ssh_keys.to_vec(),
@@ -499,7 +433,7 @@ impl Backend for Libvirt {
     }
 
     fn preflight(&self, vm: &NewVm) -> Result<(), BackendError> {
-        self.preflight_spec(&self.spec(vm)?)
+        self.preflight_spec(&self.spec(vm)?).map(|_| ())
     }
 
     fn create(
