@@ -1,0 +1,141 @@
+//! A second libvirtd in a network namespace of its own (`scripts/start-libvirtd-netns`), with a
+//! NAT network with DHCP like libvirt's `default`: guests get private addresses that only
+//! programs run inside the namespace can reach, and nothing there can reach outside it.
+
+use std::net::Ipv4Addr;
+use std::ops::RangeInclusive;
+use std::path::Path;
+use std::process::Command;
+
+use tempfile::TempDir;
+
+use super::libvirt::{is_root, script};
+
+/// The namespace the tests use. One name, so a run killed before its guard ran is cleaned up by
+/// the next one.
+pub const NAMESPACE: &str = "vm-nat-test";
+/// The NAT network the script defines, and its DHCP range.
+pub const NETWORK: &str = "vm-nat";
+pub const DHCP_RANGE: RangeInclusive<Ipv4Addr> =
+    Ipv4Addr::new(192, 168, 150, 100)..=Ipv4Addr::new(192, 168, 150, 199);
+/// The dir pool the script defines.
+pub const POOL: &str = "vm-nat";
+
+/// The running namespaced libvirtd; dropping it stops every process in the namespace and
+/// deletes it, then removes the daemon's state folder, whatever happened in the test.
+pub struct NatLibvirtd {
+    /// `qemu:///system?socket=…`, reachable from the host and from the namespace.
+    pub uri: String,
+    dir: TempDir,
+}
+
+impl NatLibvirtd {
+    /// Starts it (after stopping what a killed earlier run may have left); panics with the
+    /// script's output when it cannot.
+    pub fn start() -> NatLibvirtd {
+        assert!(
+            is_root(),
+            "the namespaced libvirtd needs root (CI runs the tests as root): run scripts/test as root"
+        );
+        stop(NAMESPACE);
+        let dir = tempfile::Builder::new()
+            .prefix("vm-nat-")
+            .tempdir_in("/var/tmp")
+            .expect("create the namespaced libvirtd's folder");
+        // From here on the guard stops whatever part of the start happened.
+        let mut nat = NatLibvirtd {
+            uri: String::new(),
+            dir,
+        };
+        let output = script("start-libvirtd-netns")
+            .arg(NAMESPACE)
+            .arg(nat.dir.path())
+            .output()
+            .expect("run scripts/start-libvirtd-netns");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "scripts/start-libvirtd-netns failed:\n{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        nat.uri = format!(
+            "qemu:///system?socket={}",
+            nat.dir.path().join("run/libvirt-sock").display()
+        );
+        assert!(
+            stdout.contains(&format!("uri='{}'", nat.uri)),
+            "unexpected output of scripts/start-libvirtd-netns: {stdout}"
+        );
+        nat
+    }
+
+    /// The daemon's state folder (logs under `log/`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The program and arguments that run a command inside the namespace.
+    pub fn wrapper(&self) -> [&'static str; 4] {
+        ["ip", "netns", "exec", NAMESPACE]
+    }
+
+    /// `virsh -q -c URI ARGS` against this daemon: whether it succeeded, and its output.
+    pub fn virsh(&self, args: &[&str]) -> (bool, String) {
+        let output = Command::new("virsh")
+            .args(["-q", "-c", &self.uri])
+            .args(args)
+            .output()
+            .expect("run virsh");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        (output.status.success(), text)
+    }
+
+    /// Panics unless the namespace still has no way out: no interface but lo, the network's
+    /// bridge and guests' taps, and no default route.
+    pub fn assert_no_uplink(&self) {
+        let ip = |args: &[&str]| {
+            let output = Command::new("ip")
+                .args(["-n", NAMESPACE])
+                .args(args)
+                .output()
+                .expect("run ip");
+            assert!(output.status.success(), "ip -n {NAMESPACE} {args:?} failed");
+            String::from_utf8(output.stdout).unwrap()
+        };
+        for line in ip(&["-o", "link", "show"]).lines() {
+            let name = line
+                .split(": ")
+                .nth(1)
+                .unwrap_or("")
+                .split('@')
+                .next()
+                .unwrap();
+            assert!(
+                name == "lo" || name == "vmnat0" || name.starts_with("vnet"),
+                "namespace {NAMESPACE} has an interface {name} that could lead outside: {line}"
+            );
+        }
+        for family in ["-4", "-6"] {
+            let routes = ip(&[family, "route", "show", "default"]);
+            assert!(
+                routes.trim().is_empty(),
+                "a default route in {NAMESPACE}: {routes}"
+            );
+        }
+    }
+}
+
+impl Drop for NatLibvirtd {
+    fn drop(&mut self) {
+        stop(NAMESPACE);
+    }
+}
+
+/// Stops everything in `namespace` and deletes it; says so (cannot panic in a drop) on failure.
+fn stop(namespace: &str) {
+    match script("stop-libvirtd-netns").arg(namespace).status() {
+        Ok(status) if status.success() => {}
+        other => eprintln!("scripts/stop-libvirtd-netns {namespace} failed: {other:?}"),
+    }
+}
