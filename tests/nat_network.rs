@@ -152,10 +152,14 @@ fn guest_on_a_nat_network_is_found_by_its_dhcp_lease_and_answers_ansible_with_a_
     // The inventory holds the address dnsmasq leased to this guest's interface.
     let leases = leases(&nat);
     let (_, domiflist) = nat.virsh(&["domiflist", NAME]);
-    let (leased, _) = leases
+    let ours: Vec<&IpAddr> = leases
         .iter()
-        .find(|(_, mac)| domiflist.contains(mac.as_str()))
-        .unwrap_or_else(|| panic!("no lease for {NAME}'s interface\n{leases:?}\n{domiflist}"));
+        .filter(|(_, mac)| domiflist.contains(mac.as_str()))
+        .map(|(address, _)| address)
+        .collect();
+    let [leased] = ours[..] else {
+        panic!("not one lease for {NAME}'s interface: {leases:?}\n{domiflist}")
+    };
     let IpAddr::V4(leased_v4) = leased else {
         panic!("lease {leased} is not IPv4")
     };

@@ -272,3 +272,12 @@ fn only_uris_without_transport_or_host_are_local() {
     assert!(is_local("qemu:///system") && is_local("test:///default"));
     assert!(!is_local("qemu+ssh://host/system"));
 }
+
+#[test]
+fn a_daemon_behind_another_socket_is_not_taken_to_share_our_log_files() {
+    assert!(shares_our_files("qemu:///system") && shares_our_files("qemu:///session"));
+    assert!(!shares_our_files(
+        "qemu:///system?socket=/var/tmp/vm-nat-x/run/libvirt-sock"
+    ));
+    assert!(!shares_our_files("qemu+ssh://host/system"));
+}
