@@ -11,9 +11,12 @@ use tempfile::TempDir;
 
 use super::libvirt::{is_root, script};
 
-/// The namespace the tests use. One name, so a run killed before its guard ran is cleaned up by
-/// the next one.
-pub const NAMESPACE: &str = "vm-nat-test";
+/// Start of the names of the tests' namespaces and state folders, followed by the test
+/// process's id: two test runs at once get a namespace each, and a run killed before its guard
+/// ran is recognised by its dead process and cleaned up by the next one.
+const PREFIX: &str = "vm-nat-";
+/// Where the state folders go (`/var/tmp`: QEMU, as libvirt-qemu, must reach the pool).
+const STATE_ROOT: &str = "/var/tmp";
 /// The NAT network the script defines, and its DHCP range.
 pub const NETWORK: &str = "vm-nat";
 pub const DHCP_RANGE: RangeInclusive<Ipv4Addr> =
@@ -26,6 +29,8 @@ pub const POOL: &str = "vm-nat";
 pub struct NatLibvirtd {
     /// `qemu:///system?socket=…`, reachable from the host and from the namespace.
     pub uri: String,
+    /// The network namespace.
+    pub namespace: String,
     dir: TempDir,
 }
 
@@ -37,18 +42,20 @@ impl NatLibvirtd {
             is_root(),
             "the namespaced libvirtd needs root (CI runs the tests as root): run scripts/test as root"
         );
-        stop(NAMESPACE);
+        remove_stale();
+        let namespace = format!("{PREFIX}{}", std::process::id());
         let dir = tempfile::Builder::new()
-            .prefix("vm-nat-")
-            .tempdir_in("/var/tmp")
+            .prefix(&format!("{namespace}-"))
+            .tempdir_in(STATE_ROOT)
             .expect("create the namespaced libvirtd's folder");
         // From here on the guard stops whatever part of the start happened.
         let mut nat = NatLibvirtd {
             uri: String::new(),
+            namespace,
             dir,
         };
         let output = script("start-libvirtd-netns")
-            .arg(NAMESPACE)
+            .arg(&nat.namespace)
             .arg(nat.dir.path())
             .output()
             .expect("run scripts/start-libvirtd-netns");
@@ -75,8 +82,8 @@ impl NatLibvirtd {
     }
 
     /// The program and arguments that run a command inside the namespace.
-    pub fn wrapper(&self) -> [&'static str; 4] {
-        ["ip", "netns", "exec", NAMESPACE]
+    pub fn wrapper(&self) -> [&str; 4] {
+        ["ip", "netns", "exec", &self.namespace]
     }
 
     /// `virsh -q -c URI ARGS` against this daemon: whether it succeeded, and its output.
@@ -96,11 +103,15 @@ impl NatLibvirtd {
     pub fn assert_no_uplink(&self) {
         let ip = |args: &[&str]| {
             let output = Command::new("ip")
-                .args(["-n", NAMESPACE])
+                .args(["-n", &self.namespace])
                 .args(args)
                 .output()
                 .expect("run ip");
-            assert!(output.status.success(), "ip -n {NAMESPACE} {args:?} failed");
+            assert!(
+                output.status.success(),
+                "ip -n {} {args:?} failed",
+                self.namespace
+            );
             String::from_utf8(output.stdout).unwrap()
         };
         for line in ip(&["-o", "link", "show"]).lines() {
@@ -113,14 +124,16 @@ impl NatLibvirtd {
                 .unwrap();
             assert!(
                 name == "lo" || name == "vmnat0" || name.starts_with("vnet"),
-                "namespace {NAMESPACE} has an interface {name} that could lead outside: {line}"
+                "namespace {} has an interface {name} that could lead outside: {line}",
+                self.namespace
             );
         }
         for family in ["-4", "-6"] {
             let routes = ip(&[family, "route", "show", "default"]);
             assert!(
                 routes.trim().is_empty(),
-                "a default route in {NAMESPACE}: {routes}"
+                "a default route in {}: {routes}",
+                self.namespace
             );
         }
     }
@@ -128,7 +141,38 @@ impl NatLibvirtd {
 
 impl Drop for NatLibvirtd {
     fn drop(&mut self) {
-        stop(NAMESPACE);
+        stop(&self.namespace);
+    }
+}
+
+/// Stops the namespaces, and removes the state folders, of test processes that are gone.
+fn remove_stale() {
+    let dead = |name: &str| {
+        let pid = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('-').next());
+        pid.is_some_and(|pid| pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists())
+    };
+    let names = |folder: &str| -> Vec<String> {
+        std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| dead(name))
+            .collect()
+    };
+    for namespace in names("/run/netns") {
+        stop(&namespace);
+    }
+    for folder in names(STATE_ROOT) {
+        let path = Path::new(STATE_ROOT).join(folder);
+        if let Err(e) = std::fs::remove_dir_all(&path) {
+            eprintln!(
+                "cannot remove {} left by an earlier run: {e}",
+                path.display()
+            );
+        }
     }
 }
 
