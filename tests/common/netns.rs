@@ -142,6 +142,30 @@ impl NatLibvirtd {
 impl Drop for NatLibvirtd {
     fn drop(&mut self) {
         stop(&self.namespace);
+        if std::thread::panicking() {
+            self.print_logs();
+        }
+    }
+}
+
+impl NatLibvirtd {
+    /// The ends of the daemon's and the guests' logs, which are in the daemon's state folder
+    /// only (where `vm`, looking at `/var/log/libvirt/qemu`, does not find the console), before
+    /// the folder goes.
+    fn print_logs(&self) {
+        let log = self.dir().join("log");
+        let mut files = vec![log.join("libvirtd.log")];
+        if let Ok(entries) = std::fs::read_dir(log.join("qemu")) {
+            files.extend(entries.flatten().map(|e| e.path()));
+        }
+        for file in files {
+            let Ok(text) = std::fs::read_to_string(&file) else {
+                continue;
+            };
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            eprintln!("--- {} (last 40 lines) ---\n{tail}", file.display());
+        }
     }
 }
 
