@@ -12,6 +12,7 @@
 
 pub mod bind;
 pub mod libvirt;
+pub mod netns;
 pub mod rng;
 pub mod sshd;
 pub mod tree;

@@ -200,9 +200,9 @@ impl Libvirt {
             volumes: Vec::new(),
         };
         // The serial console log is ours, and libvirt never deletes its own log of the domain
-        // either; both can only be removed when they are on this machine. A log that is
-        // already gone (or was never written) is no reason to fail the destroy.
-        if is_local(&self.uri) {
+        // either; both can only be removed when they are in this machine's filesystem. A log
+        // that is already gone (or was never written) is no reason to fail the destroy.
+        if shares_our_files(&self.uri) {
             if let Some(log) = doc.console_log {
                 let _ = std::fs::remove_file(log);
             }
@@ -310,6 +310,15 @@ impl Libvirt {
             .filter_map(|xml| read_domain(&xml).ok()?.metadata?.ssh_port)
             .collect())
     }
+}
+
+/// Whether the files `uri`'s daemon writes (its log of a domain, the console log) are at the
+/// same paths here: a local URI of the daemon's usual socket. A daemon reached through another
+/// socket (`?socket=PATH`) may see another filesystem (a container, or the private mount
+/// namespace of the tests' `start-libvirtd-netns`), where its `/var/log/libvirt/qemu/web.log`
+/// is not ours: removing ours would remove another daemon's log of a same-named domain.
+pub fn shares_our_files(uri: &str) -> bool {
+    is_local(uri) && !uri.contains("socket=")
 }
 
 /// The address Ansible should use among those a domain reports.
@@ -470,7 +479,8 @@ impl Backend for Libvirt {
             host_key: HostKeySource::Installed,
             // The log is a file of the libvirt host: read here only when that is this machine
             // (a same-named file here would be another VM's).
-            log: is_local(&self.uri).then(|| ("serial console", provisioned.console_log.into())),
+            log: shares_our_files(&self.uri)
+                .then(|| ("serial console", provisioned.console_log.into())),
             details: Vec::new(),
         })
     }

@@ -366,3 +366,12 @@ fn the_best_address_is_ipv4_then_ipv6_never_loopback_or_link_local() {
         Some("2001:db8::5".parse().unwrap())
     );
 }
+
+#[test]
+fn a_daemon_behind_another_socket_is_not_taken_to_share_our_log_files() {
+    assert!(shares_our_files("qemu:///system") && shares_our_files("qemu:///session"));
+    assert!(!shares_our_files(
+        "qemu:///system?socket=/var/tmp/vm-nat-x/run/libvirt-sock"
+    ));
+    assert!(!shares_our_files("qemu+ssh://host/system"));
+}
