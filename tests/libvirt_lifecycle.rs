@@ -441,33 +441,11 @@ fn stop_start_reboot_and_console_act_on_the_domain_and_say_what_they_did() {
         .stderr_contains("rebooted lc-power");
     assert_eq!(domain_state("lc-power").as_deref(), Some("running"));
 
-    // The serial console, on a real terminal (script(1) gives virsh one): attached, then left
-    // with Ctrl+].
-    let vm = common::vm_bin();
-    let mut child = Command::new("script")
-        .args(["-q", "-e", "-c"])
-        .arg(format!(
-            "{} --project {} console lc-power",
-            vm.display(),
-            project.root().display()
-        ))
-        .arg("/dev/null")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run script (bsdutils)");
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    use std::io::Write;
-    stdin.write_all(b"\x1d").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // The serial console, on a real terminal: attached, then left with Ctrl+].
+    let (ok, text) = common::libvirt::console_session(&project, "lc-power", &[]);
     assert!(
-        text.contains("Connected to domain") && text.contains("lc-power"),
+        ok && text.contains("Connected to domain") && text.contains("lc-power"),
         "{text}"
     );
-    assert!(out.status.success(), "{text}");
     project.run(&["destroy", "lc-power", "--yes"]).success();
 }

@@ -196,6 +196,30 @@ fn guest_on_a_nat_network_is_found_by_its_dhcp_lease_and_answers_ansible_with_a_
         "{out}"
     );
 
+    // vm ssh, inside the namespace: the inventory's address, user and pinned key, checked
+    // strictly; a reboot waits for the guest to go down and answer again; the serial console
+    // shows the guest's login prompt.
+    let boot_id = || {
+        let run = project.run_under(
+            &nat.wrapper(),
+            &["ssh", NAME, "--", "cat", "/proc/sys/kernel/random/boot_id"],
+        );
+        run.success();
+        run.stdout.trim().to_string()
+    };
+    let before = boot_id();
+    assert_eq!(before.len(), 36, "{before}");
+    let rebooted = project.run_under(&nat.wrapper(), &["--json", "reboot", NAME]);
+    rebooted.success();
+    assert_eq!(rebooted.json()["address"], leased.to_string());
+    assert_ne!(boot_id(), before, "the guest did not reboot");
+    let (ok, text) = common::libvirt::console_session(
+        &project,
+        NAME,
+        &[(std::time::Duration::from_secs(2), b"\r")],
+    );
+    assert!(ok && text.contains("login:"), "{text}");
+
     // Destroy: domain, its volumes and its fragment gone; the leased address out of the inventory.
     project.run(&["destroy", NAME, "--yes"]).success();
     let (_, domains) = nat.virsh(&["list", "--all", "--name"]);
