@@ -369,6 +369,17 @@ pub enum DomainType {
     Qemu,
 }
 
+/// The firmware that boots a libvirt VM: `<os firmware=…>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Firmware {
+    /// SeaBIOS: boots the disk's MBR boot code (GRUB's boot.img and core.img on a GPT disk).
+    Bios,
+    /// OVMF, chosen by libvirt's firmware autoselection, secure boot off, with NVRAM of its own
+    /// per VM: boots the EFI System Partition's `\EFI\BOOT\BOOTX64.EFI`.
+    Uefi,
+}
+
 /// Direct kernel boot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelBoot {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::backend::{BackendKind, DomainType};
+use crate::backend::{BackendKind, DomainType, Firmware};
 use crate::project::Validate;
 
 /// Provision VMs and keep one Ansible inventory correct while they come and go.
@@ -226,13 +226,17 @@ pub struct ProvisionArgs {
     /// auto (kvm when available), kvm or qemu (software emulation).
     #[arg(long, value_enum)]
     pub domain_type: Option<DomainType>,
+    /// bios (SeaBIOS, the default) or uefi (OVMF, secure boot off, NVRAM per VM): the firmware
+    /// that boots the image's boot loader, or the --kernel.
+    #[arg(long, value_enum)]
+    pub firmware: Option<Firmware>,
     /// Boot this kernel directly (a path on the libvirt host).
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<String>,
     /// Initrd for --kernel (a path on the libvirt host).
     #[arg(long, value_name = "PATH", requires = "kernel")]
     pub initrd: Option<String>,
-    /// Kernel command line for --kernel (default: root=/dev/vda rw console=ttyS0).
+    /// Kernel command line for --kernel (default: root=/dev/vda1 rw console=ttyS0).
     #[arg(long, value_name = "ARGS", requires = "kernel")]
     pub cmdline: Option<String>,
     /// Terraform module folder (default: the project's terraform/).

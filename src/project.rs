@@ -84,6 +84,8 @@ pub struct Config {
     pub timeout: Option<u64>,
     /// Default `--domain-type`.
     pub domain_type: Option<crate::backend::DomainType>,
+    /// Default `--firmware`.
+    pub firmware: Option<crate::backend::Firmware>,
     /// Default `--kernel` (direct kernel boot; an absolute path on the libvirt host).
     pub kernel: Option<String>,
     /// Default `--initrd` (an absolute path on the libvirt host).

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::backend::{BackendKind, DomainType, KernelBoot, NetworkChoice, Target};
+use crate::backend::{BackendKind, DomainType, Firmware, KernelBoot, NetworkChoice, Target};
 use crate::cli::{Cli, ProvisionArgs};
 use crate::error::Error;
 use crate::fsutil;
@@ -28,10 +28,12 @@ pub const POOL: &str = "default";
 pub const NETWORK: &str = "default";
 /// Default Terraform program.
 pub const TERRAFORM_BIN: &str = "terraform";
-/// Default kernel command line with `--kernel`: the usual root for images made by
-/// scripts/build-guest-image (a whole-disk ext4 on vda), with the console on the serial port
-/// we log.
-pub const CMDLINE: &str = "root=/dev/vda rw console=ttyS0";
+/// Default kernel command line with `--kernel`: the root partition of images laid out like
+/// Debian's genericcloud ones (scripts/build-guest-image's too: partition 1, last on the disk),
+/// with the console on the serial port we log.
+pub const CMDLINE: &str = "root=/dev/vda1 rw console=ttyS0";
+/// Default firmware of libvirt VMs: SeaBIOS, which every QEMU host has (UEFI needs OVMF).
+pub const FIRMWARE: Firmware = Firmware::Bios;
 /// Memory range accepted, MiB (64 MiB to 4 TiB).
 pub const MEMORY_RANGE: std::ops::RangeInclusive<u64> = 64..=4 * 1024 * 1024;
 /// vCPU range accepted.
@@ -110,6 +112,8 @@ pub struct LibvirtSettings {
     pub network: NetworkChoice,
     /// `<domain type=…>`.
     pub domain_type: DomainType,
+    /// BIOS or UEFI.
+    pub firmware: Firmware,
     /// Direct kernel boot.
     pub kernel: Option<KernelBoot>,
 }
@@ -195,6 +199,7 @@ impl Settings {
                 allow_overcommit: config.allow_overcommit.unwrap_or(false),
                 network: network(config.network.as_deref().unwrap_or(NETWORK))?,
                 domain_type: config.domain_type.unwrap_or(DomainType::Auto),
+                firmware: config.firmware.unwrap_or(FIRMWARE),
                 kernel: config.kernel.clone().map(|kernel| KernelBoot {
                     kernel,
                     initrd: config.initrd.clone(),
@@ -349,6 +354,9 @@ impl Settings {
         }
         if let Some(domain_type) = args.domain_type {
             libvirt.domain_type = domain_type;
+        }
+        if let Some(firmware) = args.firmware {
+            libvirt.firmware = firmware;
         }
         if let Some(kernel) = &args.kernel {
             libvirt.kernel = Some(KernelBoot {
@@ -688,6 +696,7 @@ mod tests {
             network,
             domain_type: DomainType::Auto,
             kernel: None,
+            firmware: Firmware::Bios,
             allow_overcommit: false,
         };
         let user = NetworkChoice::User { port: 0 };

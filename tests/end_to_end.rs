@@ -1,117 +1,47 @@
-//! End to end on real guests: the Debian image built here (`scripts/build-guest-image`, cached),
-//! booted as `type='qemu'` with user-mode networking on a real libvirtd, cloud-init, SSH with
-//! the host keys `vm` made, and the real `ansible-playbook` against the merged inventory.
+//! End to end on real guests: the Debian image built here (`scripts/build-guest-image`, cached;
+//! a GPT disk laid out like Debian's genericcloud images), booted as `type='qemu'` with
+//! user-mode networking on a real libvirtd, cloud-init, SSH with the host keys `vm` made, and
+//! the real `ansible-playbook` against the merged inventory. The guests boot the three ways vm
+//! offers: through BIOS firmware from the disk's GRUB (the two-guest test, and two of the three
+//! applied), through UEFI firmware from the disk's ESP (the UEFI test, on a bigger disk that
+//! cloud-init grows into), and by direct kernel boot (the third applied guest).
 //!
-//! One test, in steps, because the guests are slow to boot under software emulation and the
+//! Each test runs in steps, because the guests are slow to boot under software emulation and the
 //! steps build on each other; a guard removes every VM it made however the test ends.
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
-use common::libvirt::{Cleanup, POOL, URI, script, start_libvirtd, virsh};
-use common::{Project, ansible_bin};
+use common::guest::{Boot, guest_project, playbook, playbook_tasks};
+use common::libvirt::{Cleanup, POOL, virsh};
 
-const BOOT_DIR: &str = "/var/tmp/vm-tests-boot";
 const NAMES: [&str; 2] = ["e2e-web", "e2e-db"];
-
-/// Counts playbook runs, for one control path folder each.
-static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// Runs `ansible-playbook` on the project's merged inventory.
-fn playbook(project: &Project, key: &Path, limit: Option<&str>) -> (bool, String) {
-    let playbook = project.root().join("facts.yml");
-    std::fs::write(
-        &playbook,
-        "- hosts: all\n  gather_facts: true\n  tasks:\n    - ansible.builtin.debug:\n        \
-         msg: \"{{ inventory_hostname }} is {{ ansible_facts['hostname'] }}\"\n",
-    )
-    .unwrap();
-    let config = project.root().join("ansible-test.cfg");
-    std::fs::write(&config, "[defaults]\nretry_files_enabled = False\n").unwrap();
-    let mut command = Command::new(ansible_bin().join("ansible-playbook"));
-    command
-        .arg("-i")
-        .arg(project.inventory_ini())
-        .arg(&playbook)
-        .arg("--private-key")
-        .arg(key)
-        .env("ANSIBLE_HOST_KEY_CHECKING", "True")
-        .env("ANSIBLE_NOCOLOR", "1")
-        .env("ANSIBLE_CONFIG", &config)
-        // A fresh control path per run: a persistent connection of an earlier run would skip the
-        // host key check this test is about.
-        .env(
-            "ANSIBLE_SSH_CONTROL_PATH_DIR",
-            project.root().join(format!(
-                "cp-{}",
-                RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            )),
-        )
-        .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent");
-    if let Some(limit) = limit {
-        command.args(["--limit", limit]);
-    }
-    let output = command.output().expect("run ansible-playbook");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr),
-    )
-}
 
 /// Real guests are slow under software emulation on 2 cores: the tests of this file take
 /// turns rather than boot five guests at once.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// libvirtd, the imported guest image, and a project whose vm.toml boots it; returns the
-/// project and the user's private key.
-fn guest_project() -> (Project, std::path::PathBuf) {
-    start_libvirtd();
-    let imported = script("import-guest-image")
-        .args([POOL, BOOT_DIR])
-        .output()
-        .expect("run scripts/import-guest-image");
-    assert!(
-        imported.status.success(),
-        "scripts/import-guest-image failed:\n{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-    let line = String::from_utf8(imported.stdout).unwrap();
-    let field = |name: &str| -> String {
-        line.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
-            .to_string()
-    };
-    let (image, kernel, initrd) = (field("image"), field("kernel"), field("initrd"));
-    let project = Project::new();
-    let key = project.root().join("id_ed25519");
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    project.write(
-        "vm.toml",
-        &format!(
-            "connect = {URI:?}\npool = {POOL:?}\nimage = {image:?}\nkernel = {kernel:?}\n\
-             initrd = {initrd:?}\ncmdline = \"root=/dev/vda rw console=ttyS0\"\n\
-             network = \"user\"\ndomain_type = \"qemu\"\nssh_key = {:?}\ntimeout = 900\n\
-             validate = \"internal\"\n",
-            key.with_extension("pub").display().to_string()
-        ),
-    );
-    (project, key)
+/// The serial console of `name` as libvirt logged it (kernel messages included).
+fn serial_log(name: &str) -> String {
+    let path = format!("/var/log/libvirt/qemu/{name}-serial.log");
+    String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .into_owned()
+}
+
+/// The text of `<tag>` in `xml` (the first one), for the little read here from `virsh dumpxml`.
+fn element_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = xml.find(&format!("<{tag}"))?;
+    let start = open + xml[open..].find('>')? + 1;
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(&xml[start..end])
 }
 
 #[test]
 fn two_guests_boot_run_cloud_init_and_answer_ansible_with_verified_host_keys() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let _cleanup = Cleanup(NAMES.iter().map(|n| n.to_string()).collect());
-    let (project, key) = guest_project();
+    let (project, key) = guest_project("user", Boot::Bios);
 
     // Two at once: both reach SSH and cloud-init done (provision waits for both).
     let started = std::time::Instant::now();
@@ -124,6 +54,14 @@ fn two_guests_boot_run_cloud_init_and_answer_ansible_with_verified_host_keys() {
         db.join().unwrap().success();
     });
     println!("two guests ready in {:?}", started.elapsed());
+    // SeaBIOS ran the disk's GRUB (only GRUB passes BOOT_IMAGE), which ran its grub.cfg.
+    for name in NAMES {
+        let log = serial_log(name);
+        assert!(
+            log.contains("Command line: BOOT_IMAGE=/boot/vmlinuz root=PARTUUID="),
+            "{name} was not booted by the disk's GRUB:\n{log}"
+        );
+    }
 
     // Facts from both, host keys checked strictly against ansible/known_hosts.
     let (ok, out) = playbook(&project, &key, None);
@@ -197,7 +135,9 @@ fn three_guests_applied_with_a_stagger_answer_ansible_with_verified_host_keys() 
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let names = ["e2e-app-1", "e2e-app-2", "e2e-app-3"];
     let _cleanup = Cleanup(names.iter().map(|n| n.to_string()).collect());
-    let (project, key) = guest_project();
+    let (project, key) = guest_project("user", Boot::Bios);
+    // The third boots its kernel directly (apply's per-VM settings carry kernel and initrd).
+    let imported = common::guest::import();
     // With [dns]: user-mode guests are reached through loopback forwards, which get no record.
     let bind = common::bind::Bind::start();
     let vm_toml = String::from_utf8(project.read("vm.toml").unwrap()).unwrap();
@@ -211,14 +151,24 @@ fn three_guests_applied_with_a_stagger_answer_ansible_with_verified_host_keys() 
     );
     project.write(
         "vms.toml",
-        "[defaults]\nmemory = 768\nvcpus = 1\ngroups = [\"app\"]\n\n\
-         [vms.app1]\nname = \"e2e-app-1\"\n[vms.app2]\nname = \"e2e-app-2\"\n\
-         [vms.app3]\nname = \"e2e-app-3\"\n",
+        &format!(
+            "[defaults]\nmemory = 768\nvcpus = 1\ngroups = [\"app\"]\n\n\
+             [vms.app1]\nname = \"e2e-app-1\"\n[vms.app2]\nname = \"e2e-app-2\"\n\
+             [vms.app3]\nname = \"e2e-app-3\"\nkernel = {:?}\ninitrd = {:?}\n",
+            imported.kernel, imported.initrd
+        ),
     );
     let started = std::time::Instant::now();
     let applied = project.run(&["apply", "--parallel", "3", "--stagger", "5"]);
     applied.success();
     println!("three guests applied in {:?}", started.elapsed());
+    assert!(serial_log("e2e-app-1").contains("Command line: BOOT_IMAGE=/boot/vmlinuz"));
+    // No boot loader: QEMU loaded the kernel, with vm's default command line.
+    let log = serial_log("e2e-app-3");
+    assert!(
+        log.contains("Command line: root=/dev/vda1 rw console=ttyS0"),
+        "e2e-app-3 was not booted directly:\n{log}"
+    );
     for name in names {
         assert!(applied.stdout.contains(name), "{}", applied.describe());
         assert!(
@@ -243,4 +193,86 @@ fn three_guests_applied_with_a_stagger_answer_ansible_with_verified_host_keys() 
     project.run(&["destroy", "--all", "--yes"]).success();
     let (_, domains) = virsh(&["list", "--all", "--name"]);
     assert!(!domains.contains("e2e-app"), "{domains}");
+}
+
+#[test]
+fn a_uefi_guest_boots_its_esp_grows_its_root_to_the_disk_and_destroy_removes_its_nvram() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let name = "e2e-uefi";
+    let _cleanup = Cleanup(vec![name.to_string()]);
+    // vm.toml says bios; the flag wins. The disk is 6 GiB, the image 4 GiB.
+    let (project, key) = guest_project("user", Boot::Bios);
+    let started = std::time::Instant::now();
+    project
+        .run(&[
+            "provision",
+            name,
+            "1024",
+            "1",
+            "--firmware",
+            "uefi",
+            "--disk",
+            "6G",
+        ])
+        .success();
+    println!("UEFI guest ready in {:?}", started.elapsed());
+
+    // libvirt picked OVMF without secure boot and made this VM an NVRAM file of its own.
+    let (ok, xml) = virsh(&["dumpxml", name]);
+    assert!(ok, "{xml}");
+    let loader = element_text(&xml, "loader").expect("a <loader> after firmware autoselection");
+    assert!(loader.contains("OVMF"), "{xml}");
+    assert!(!xml.contains("secure='yes'"), "{xml}");
+    let nvram = element_text(&xml, "nvram")
+        .expect("an <nvram> file")
+        .to_string();
+    assert!(std::path::Path::new(&nvram).is_file(), "{nvram} missing");
+    // OVMF ran the ESP's removable-media GRUB, which booted the root partition's kernel.
+    let log = serial_log(name);
+    assert!(
+        log.contains("Command line: BOOT_IMAGE=/boot/vmlinuz root=PARTUUID="),
+        "{name} was not booted by the ESP's GRUB:\n{log}"
+    );
+
+    // Ansible (host key checked) reads the sizes: cloud-init's growpart grew the last partition
+    // to the disk's end and resizefs grew the file system with it.
+    let (ok, out) = playbook_tasks(
+        &project,
+        &key,
+        Some(name),
+        "    - ansible.builtin.command: lsblk -bdno SIZE /dev/vda /dev/vda1\n      \
+         register: lsblk\n      changed_when: false\n    \
+         - ansible.builtin.command: df -B1 --output=size /\n      register: df\n      \
+         changed_when: false\n    \
+         - ansible.builtin.debug:\n        \
+         msg: \"sizes {{ lsblk.stdout_lines | join(' ') }} {{ df.stdout_lines[-1] | trim }} end\"\n",
+    );
+    assert!(ok, "ansible-playbook failed:\n{out}");
+    let sizes: Vec<u64> = out
+        .split("sizes ")
+        .nth(1)
+        .and_then(|rest| rest.split(" end").next())
+        .unwrap_or_else(|| panic!("no sizes in:\n{out}"))
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let [disk, root_partition, root_fs] = sizes[..] else {
+        panic!("three sizes expected: {sizes:?}\n{out}");
+    };
+    assert_eq!(disk, 6 << 30, "{out}");
+    // Partition 1 starts at 128 MiB and now ends before the backup GPT (1 MiB alignment).
+    assert!(root_partition >= disk - (129 << 20), "{sizes:?}");
+    // The file system (less its own overhead) is bigger than the whole 4 GiB image was.
+    assert!(root_fs > 5 << 30, "{sizes:?}");
+
+    // Destroy: no domain, no volume, no NVRAM file left.
+    project.run(&["destroy", name, "--yes"]).success();
+    let (_, domains) = virsh(&["list", "--all", "--name"]);
+    assert!(!domains.contains(name), "{domains}");
+    let (_, volumes) = virsh(&["vol-list", POOL]);
+    assert!(!volumes.contains(name), "{volumes}");
+    assert!(
+        !std::path::Path::new(&nvram).exists(),
+        "{nvram} left behind"
+    );
 }

@@ -449,3 +449,41 @@ fn stop_start_reboot_and_console_act_on_the_domain_and_say_what_they_did() {
     );
     project.run(&["destroy", "lc-power", "--yes"]).success();
 }
+
+/// The NVRAM file of a domain, from its XML (libvirt names it when the domain is defined).
+fn nvram(name: &str) -> Option<PathBuf> {
+    let (ok, xml) = virsh(&["dumpxml", name]);
+    let start = xml.find("<nvram")?;
+    let start = start + xml[start..].find('>')? + 1;
+    let end = start + xml[start..].find("</nvram>")?;
+    ok.then(|| PathBuf::from(&xml[start..end]))
+}
+
+#[test]
+fn a_uefi_vm_gets_nvram_of_its_own_which_rollback_and_destroy_remove() {
+    let key = setup().display().to_string();
+    let name = "lc-uefi";
+    let _cleanup = Cleanup(vec![name.into()]);
+    // libvirt names the file after the domain; it is made from OVMF's template at the start.
+    let file = Path::new("/var/lib/libvirt/qemu/nvram").join(format!("{name}_VARS.fd"));
+    let project = Project::new();
+    let mut args = provision_args(name, &key);
+    args.retain(|a| *a != "--no-wait");
+    args.extend(["--firmware", "uefi", "--timeout", "3"]);
+    // Started (OVMF finds nothing to boot on the empty disk), no SSH: rolled back, NVRAM too.
+    project.run(&args).code(5).stderr_contains("timed out");
+    assert_eq!(domain_state(name), None, "the domain was not rolled back");
+    assert!(!file.exists(), "rollback left {}", file.display());
+    // The same, kept for diagnosis: the domain has that NVRAM file, and destroy removes it.
+    args.push("--keep-on-failure");
+    project.run(&args).code(5);
+    assert_eq!(domain_state(name).as_deref(), Some("running"));
+    assert_eq!(nvram(name).as_deref(), Some(file.as_path()));
+    assert!(file.is_file(), "{} missing", file.display());
+    project
+        .run(&["destroy", name, "--yes", "--connect", URI])
+        .success();
+    assert_eq!(domain_state(name), None);
+    assert!(!file.exists(), "destroy left {}", file.display());
+    assert!(!pool_volumes().iter().any(|v| v.starts_with(name)));
+}

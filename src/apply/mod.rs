@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::backend::{BackendKind, DomainType};
+use crate::backend::{BackendKind, DomainType, Firmware};
 use crate::cli::{ProvisionArgs, ValidateArg};
 use crate::error::Error;
 
@@ -57,6 +57,8 @@ pub struct Entry {
     pub network: Option<String>,
     /// Domain type.
     pub domain_type: Option<DomainType>,
+    /// Firmware.
+    pub firmware: Option<Firmware>,
     /// Direct kernel boot.
     pub kernel: Option<String>,
     /// Initrd.
@@ -191,6 +193,7 @@ impl Source {
             no_wait,
             keep_on_failure: false,
             domain_type: entry.domain_type.or(d.domain_type),
+            firmware: entry.firmware.or(d.firmware),
             kernel: pick(&entry.kernel, &d.kernel),
             initrd: pick(&entry.initrd, &d.initrd),
             cmdline: pick(&entry.cmdline, &d.cmdline),
@@ -225,4 +228,37 @@ pub fn made_by(context: &crate::commands::Context, source: &Source) -> Vec<Strin
         })
         .map(crate::inventory::check::fragment_host)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_vms(text: &str) -> Result<Source, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vms.toml");
+        std::fs::write(&path, text).unwrap();
+        Source::read(&path, dir.path())
+    }
+
+    #[test]
+    fn firmware_comes_from_the_entry_else_the_defaults_and_only_bios_or_uefi_is_taken() {
+        let source =
+            read_vms("[defaults]\nfirmware = \"uefi\"\n[vms.a]\n[vms.b]\nfirmware = \"bios\"\n")
+                .unwrap();
+        let firmware = |key: &str| {
+            source
+                .provision_args(key, &source.file.vms[key], false)
+                .firmware
+        };
+        assert_eq!(firmware("a"), Some(Firmware::Uefi));
+        assert_eq!(firmware("b"), Some(Firmware::Bios));
+        let err = read_vms("[vms.a]\nfirmware = \"efi\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("vms.toml") && err.contains("expected `bios` or `uefi`"),
+            "{err}"
+        );
+    }
 }

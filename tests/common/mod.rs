@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod bind;
+pub mod guest;
 pub mod libvirt;
 pub mod netns;
 pub mod rng;

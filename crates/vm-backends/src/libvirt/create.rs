@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use virt::domain::Domain;
 use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
-use vm::backend::{BackendError, DomainType, KernelBoot, NetworkChoice};
+use vm::backend::{BackendError, DomainType, Firmware, KernelBoot, NetworkChoice};
 use vm::guest::seed::Seed;
 
 use super::preflight::BaseImage;
@@ -45,6 +45,8 @@ pub struct VmSpec {
     pub ssh_keys: Vec<String>,
     /// Domain type.
     pub domain_type: DomainType,
+    /// The firmware: it boots the disk's boot loader, or `kernel`.
+    pub firmware: Firmware,
     /// Direct kernel boot, if asked.
     pub kernel: Option<KernelBoot>,
     /// The project's `templates/` folder (overrides of the built-in templates).
@@ -222,9 +224,15 @@ impl Libvirt {
         tera.autoescape_on([".xml"]);
         let fail = |e: tera::Error| BackendError::Template(format!("domain template: {e}"));
         tera.add_raw_template("domain.xml", &source).map_err(fail)?;
-        let domain_type = self.domain_type_name(spec);
         let mut context = tera::Context::new();
-        context.insert("domain_type", domain_type);
+        context.insert("domain_type", self.virt_type(spec.domain_type));
+        context.insert(
+            "firmware",
+            match spec.firmware {
+                Firmware::Bios => "bios",
+                Firmware::Uefi => "uefi",
+            },
+        );
         context.insert("name", &spec.name);
         context.insert("memory_mib", &spec.memory_mib);
         context.insert("vcpus", &spec.vcpus);
@@ -249,9 +257,9 @@ impl Libvirt {
         tera.render("domain.xml", &context).map_err(fail)
     }
 
-    /// `<domain type=…>` for `spec`: auto is kvm where this machine has /dev/kvm.
-    pub(super) fn domain_type_name(&self, spec: &VmSpec) -> &'static str {
-        match spec.domain_type {
+    /// libvirt's virtualization type for `domain_type`: `auto` is KVM on a local host that has it.
+    pub fn virt_type(&self, domain_type: DomainType) -> &'static str {
+        match domain_type {
             DomainType::Kvm => "kvm",
             DomainType::Qemu => "qemu",
             DomainType::Auto => {

@@ -380,6 +380,7 @@ impl Libvirt {
             user: vm.user.to_string(),
             ssh_keys: vm.ssh_keys.to_vec(),
             domain_type: settings.domain_type,
+            firmware: settings.firmware,
             kernel: settings.kernel.clone(),
             templates: vm.templates.clone(),
             project: vm.project.clone(),

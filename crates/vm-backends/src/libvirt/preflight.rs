@@ -9,12 +9,12 @@ use virt::error::ErrorNumber;
 use virt::storage_pool::StoragePool;
 use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
-use vm::backend::{BackendError, NetworkChoice};
+use vm::backend::{BackendError, Firmware, NetworkChoice};
 use vm::inventory::shlex::quote;
 
 use super::access::{self, Identity};
 use super::create::{SEED_BYTES, VmSpec};
-use super::xml::{read_dac_label, read_pool_path, read_volume};
+use super::xml::{offers_efi, read_dac_label, read_pool_path, read_volume};
 use super::{Libvirt, is_code, is_local, libvirt_error};
 
 /// The base image, as libvirt describes its volume.
@@ -78,7 +78,37 @@ impl Libvirt {
             self.check_network(network)?;
         }
         self.check_access(spec, &pool, &base)?;
+        if spec.firmware == Firmware::Uefi {
+            self.preflight_efi(spec)?;
+        }
         Ok(base)
+    }
+
+    /// UEFI asked: the host's libvirt must offer EFI firmware for this kind of guest, or the
+    /// domain would be defined and then fail to start.
+    fn preflight_efi(&self, spec: &VmSpec) -> Result<(), BackendError> {
+        let virt_type = self.virt_type(spec.domain_type);
+        let capabilities = self
+            .conn
+            .domain_capabilities(None, Some("x86_64"), None, Some(virt_type), 0)
+            .map_err(libvirt_error(format!(
+                "cannot read the domain capabilities of {} (to check for UEFI firmware)",
+                self.uri
+            )))?;
+        let offered = offers_efi(&capabilities).map_err(|e| BackendError::Call {
+            action: format!("cannot parse the domain capabilities of {}", self.uri),
+            message: e,
+        })?;
+        if offered {
+            return Ok(());
+        }
+        Err(BackendError::Invalid(format!(
+            "--firmware uefi asked, but libvirt at {} offers no EFI firmware for {virt_type} \
+             guests (`virsh domcapabilities --virttype {virt_type}` lists none); install OVMF on \
+             the libvirt host (Debian/Ubuntu: apt-get install ovmf; Fedora: edk2-ovmf) and \
+             restart libvirtd, or use --firmware bios",
+            self.uri
+        )))
     }
 
     /// The base image: a volume of `pool`, or a path libvirt knows.
@@ -290,12 +320,13 @@ impl Libvirt {
             .conn
             .capabilities()
             .map_err(libvirt_error("cannot read the host capabilities"))?;
-        let label = read_dac_label(&capabilities, self.domain_type_name(spec)).map_err(|e| {
-            BackendError::Call {
-                action: "cannot parse the host capabilities".into(),
-                message: e,
-            }
-        })?;
+        let label =
+            read_dac_label(&capabilities, self.virt_type(spec.domain_type)).map_err(|e| {
+                BackendError::Call {
+                    action: "cannot parse the host capabilities".into(),
+                    message: e,
+                }
+            })?;
         // No DAC model (QEMU not run as another user), or a label this machine cannot resolve:
         // nothing to check against.
         let Some(Ok(who)) = label.map(|l| Identity::from_label(&l)) else {

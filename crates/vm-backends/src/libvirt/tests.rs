@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use virt::storage_vol::StorageVol;
-use vm::backend::{Destroyed, DomainType, NetworkChoice};
+use vm::backend::{Destroyed, DomainType, Firmware, KernelBoot, NetworkChoice};
 use vm::guest::seed::Seed;
 
 use super::xml::read_domain;
@@ -56,6 +56,7 @@ fn spec(name: &str, network: NetworkChoice) -> VmSpec {
         user: "debian".into(),
         ssh_keys: vec![],
         domain_type: DomainType::Qemu,
+        firmware: Firmware::Bios,
         kernel: None,
         templates: PathBuf::from("/nonexistent"),
         project: "/projects/p".into(),
@@ -113,6 +114,120 @@ fn domain_xml_escapes_values_and_carries_metadata_and_the_port_forward() {
         )
         .unwrap();
     assert!(!xml.contains("qemu:commandline") && xml.contains("<source network='default'/>"));
+}
+
+/// The `<os>` element of a rendered domain, parsed: (its `firmware` attribute, the firmware
+/// features as (name, enabled), `<boot dev>`, kernel, initrd, cmdline).
+type Os = (
+    Option<String>,
+    Vec<(String, String)>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn os_of(xml: &str) -> Os {
+    let doc = roxmltree::Document::parse(xml).expect("well-formed XML");
+    let os = doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name("os"))
+        .expect("an <os> element");
+    let child = |tag: &str| os.children().find(|n| n.has_tag_name(tag));
+    let text = |tag: &str| child(tag).and_then(|n| n.text()).map(str::to_string);
+    let features = child("firmware")
+        .iter()
+        .flat_map(|f| f.children())
+        .filter(|n| n.has_tag_name("feature"))
+        .map(|n| {
+            let attr = |a: &str| n.attribute(a).unwrap_or_default().to_string();
+            (attr("name"), attr("enabled"))
+        })
+        .collect();
+    (
+        os.attribute("firmware").map(str::to_string),
+        features,
+        child("boot")
+            .and_then(|b| b.attribute("dev"))
+            .map(str::to_string),
+        text("kernel"),
+        text("initrd"),
+        text("cmdline"),
+    )
+}
+
+#[test]
+fn bios_boots_the_disk_with_libvirts_default_firmware() {
+    let dir = tempfile::tempdir().unwrap();
+    let libvirt = host(dir.path());
+    let xml = libvirt
+        .domain_xml(
+            &spec("b", NetworkChoice::User { port: 2222 }),
+            "/d",
+            "/s",
+            "t",
+        )
+        .unwrap();
+    assert_eq!(
+        os_of(&xml),
+        (None, vec![], Some("hd".into()), None, None, None)
+    );
+}
+
+#[test]
+fn uefi_asks_libvirt_for_efi_firmware_with_secure_boot_and_enrolled_keys_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let libvirt = host(dir.path());
+    let s = VmSpec {
+        firmware: Firmware::Uefi,
+        ..spec("u", NetworkChoice::User { port: 2222 })
+    };
+    let xml = libvirt.domain_xml(&s, "/d", "/s", "t").unwrap();
+    let off = |name: &str| (name.to_string(), "no".to_string());
+    assert_eq!(
+        os_of(&xml),
+        (
+            Some("efi".into()),
+            vec![off("secure-boot"), off("enrolled-keys")],
+            Some("hd".into()),
+            None,
+            None,
+            None
+        )
+    );
+    // libvirt's own parser (the test driver's) accepts it and keeps `firmware='efi'`.
+    let domain = libvirt
+        .conn
+        .define_domain_xml(&xml.replace("<domain type='qemu'", "<domain type='test'"))
+        .unwrap();
+    let back = domain.xml_desc(sys::VIR_DOMAIN_XML_INACTIVE).unwrap();
+    assert_eq!(os_of(&back).0.as_deref(), Some("efi"), "{back}");
+}
+
+#[test]
+fn the_firmware_loads_the_kernel_given_and_its_paths_and_cmdline_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let libvirt = host(dir.path());
+    let kernel = KernelBoot {
+        kernel: "/boot/a'b&c/vmlinuz".into(),
+        initrd: Some("/boot/<i>/initrd.img".into()),
+        cmdline: Some("root=/dev/vda1 rw console=ttyS0 x=\"'&<>\"".into()),
+    };
+    for (firmware, attribute) in [(Firmware::Bios, None), (Firmware::Uefi, Some("efi"))] {
+        let s = VmSpec {
+            firmware,
+            kernel: Some(kernel.clone()),
+            ..spec("k", NetworkChoice::User { port: 2222 })
+        };
+        let xml = libvirt.domain_xml(&s, "/d", "/s", "t").unwrap();
+        let (fw, _, boot, k, i, c) = os_of(&xml);
+        assert_eq!(fw.as_deref(), attribute);
+        assert_eq!(boot, None, "direct kernel boot has no <boot dev>");
+        assert_eq!(k.as_deref(), Some(kernel.kernel.as_str()));
+        assert_eq!(i, kernel.initrd);
+        assert_eq!(c, kernel.cmdline);
+    }
 }
 
 #[test]
@@ -180,6 +295,15 @@ fn preflight_refuses_what_the_host_cannot_give_before_creating_anything() {
                 ..spec("a", user.clone())
             },
             "free, and the disk of a can grow to 200 GiB (+ 1 MiB for the cloud-init seed)",
+        ),
+        // The test driver has no firmware to offer, and says so by not answering the question
+        // at all; a real host without OVMF answers with no `efi` (see xml::offers_efi).
+        (
+            VmSpec {
+                firmware: Firmware::Uefi,
+                ..spec("a", user.clone())
+            },
+            "cannot read the domain capabilities of test://",
         ),
     ];
     for (s, want) in cases {

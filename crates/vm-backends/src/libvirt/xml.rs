@@ -168,6 +168,20 @@ pub fn read_dac_label(capabilities: &str, domain_type: &str) -> Result<Option<St
         .map(|(_, label)| label.to_string()))
 }
 
+/// Whether a host's domain capabilities (`virConnectGetDomainCapabilities`) offer EFI firmware
+/// for libvirt's autoselection: `<os><enum name='firmware'><value>efi</value>`. libvirt lists it
+/// only when a firmware descriptor (Debian: the `ovmf` package's) matches the emulator.
+pub fn offers_efi(capabilities: &str) -> Result<bool, String> {
+    let doc = roxmltree::Document::parse(capabilities).map_err(|e| e.to_string())?;
+    let os = doc.root_element().children().find(|n| n.has_tag_name("os"));
+    Ok(os
+        .iter()
+        .flat_map(|os| os.children())
+        .filter(|n| n.has_tag_name("enum") && n.attribute("name") == Some("firmware"))
+        .flat_map(|e| e.children())
+        .any(|v| v.has_tag_name("value") && v.text().map(str::trim) == Some("efi")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +246,24 @@ mod tests {
         let none =
             "<capabilities><host><secmodel><model>none</model></secmodel></host></capabilities>";
         assert_eq!(read_dac_label(none, "kvm").unwrap(), None);
+    }
+
+    #[test]
+    fn efi_is_offered_only_when_the_firmware_enum_lists_it() {
+        // As libvirt 9.0 answers with and without Debian's ovmf package installed.
+        let with = "<domainCapabilities><os supported='yes'><enum name='firmware'><value>efi</value>\
+                    </enum><loader supported='yes'><value>/usr/share/OVMF/OVMF_CODE_4M.fd</value>\
+                    </loader></os></domainCapabilities>";
+        let without = "<domainCapabilities><os supported='yes'><enum name='firmware'/>\
+                       <loader supported='yes'><enum name='type'><value>rom</value></enum></loader>\
+                       </os></domainCapabilities>";
+        // `efi` elsewhere (a loader path, another enum) is no EFI firmware.
+        let elsewhere = "<domainCapabilities><os><loader><value>efi</value></loader></os>\
+                         <features><enum name='firmware'><value>efi</value></enum></features>\
+                         </domainCapabilities>";
+        assert_eq!(offers_efi(with), Ok(true));
+        assert_eq!(offers_efi(without), Ok(false));
+        assert_eq!(offers_efi(elsewhere), Ok(false));
+        assert!(offers_efi("<domainCapabilities>").is_err());
     }
 }
