@@ -252,6 +252,55 @@ pub trait Backend {
 
     /// Stops and starts the VM, so that a changed configuration takes effect.
     fn restart(&self, name: &str) -> Result<(), BackendError>;
+
+    /// Starts, stops or reboots the VM (`vm start|stop|reboot`); a graceful stop or reboot
+    /// waits at most `timeout` for the guest. Says when the VM was already as asked.
+    fn power(&self, name: &str, action: Power, timeout: Duration) -> Result<Powered, BackendError>;
+
+    /// The program (and its arguments) that attaches the terminal to the VM's serial console.
+    fn console(&self, name: &str) -> Result<Vec<String>, BackendError>;
+
+    /// Whether the backend discovers the address of a VM recorded at `recorded` (a DHCP lease,
+    /// the guest agent) and so may find a new one after a start; `false` when the address is
+    /// fixed by construction (a forwarded port, a module output).
+    fn discovers_address(&self, recorded: &Address) -> bool;
+}
+
+/// A power change (`vm start|stop|reboot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    /// Start a stopped VM.
+    Start,
+    /// Shut down: `force` pulls the plug at once instead of asking the guest.
+    Stop {
+        /// Hard power-off.
+        force: bool,
+    },
+    /// Reboot: `force` resets at once instead of asking the guest.
+    Reboot {
+        /// Hard reset.
+        force: bool,
+    },
+}
+
+impl Power {
+    /// The command's verb: `start`, `stop`, `reboot`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Power::Start => "start",
+            Power::Stop { .. } => "stop",
+            Power::Reboot { .. } => "reboot",
+        }
+    }
+}
+
+/// What a power change found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Powered {
+    /// Done as asked.
+    Done,
+    /// The VM was already running (start) or off (stop).
+    Already,
 }
 
 /// What a resize did.
@@ -353,6 +402,20 @@ pub enum BackendError {
         /// The URI.
         uri: String,
         /// libvirt's message.
+        message: String,
+    },
+    /// The libvirt host's SSH host key did not verify (unknown, or another key than the one
+    /// known_hosts holds): nothing was sent to it.
+    #[error(
+        "the SSH host key of the libvirt host at {uri} did not verify, so vm did not connect: \
+         {message}\nIf the host's key really changed, compare its fingerprint with the host's \
+         administrator (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on it) before putting \
+         it in the known_hosts file ssh uses (README: Remote libvirt hosts)"
+    )]
+    HostKey {
+        /// The URI.
+        uri: String,
+        /// libvirt's message, with OpenSSH's reason.
         message: String,
     },
     /// Input that the host cannot satisfy (memory, CPUs, image, pool, name taken).

@@ -46,9 +46,65 @@ pub enum Command {
         #[arg(long, value_name = "URI")]
         connect: Option<String>,
     },
+    /// Log in to a VM (or run a command there) as Ansible does: its address, port, user and
+    /// pinned host key, from the inventory.
+    Ssh(SshArgs),
+    /// Attach to a VM's serial console (libvirt; Ctrl+] leaves).
+    Console {
+        /// The VM.
+        name: String,
+        /// libvirt URI (default: the one recorded in the VM's fragment).
+        #[arg(long, value_name = "URI")]
+        connect: Option<String>,
+    },
+    /// Start VMs; waits for their address and SSH, and updates the inventory when the address
+    /// changed.
+    Start(PowerArgs),
+    /// Shut VMs down (ACPI), waiting at most --timeout; --force powers off at once.
+    Stop(PowerArgs),
+    /// Reboot VMs (ACPI); waits for SSH again; --force resets at once.
+    Reboot(PowerArgs),
+    /// Print a shell completion script: `source <(vm completions bash)`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Work on the Ansible inventory: fragments in ansible/inventory.d, merged ansible/inventory.ini.
     #[command(subcommand)]
     Inventory(InventoryCommand),
+}
+
+/// `vm ssh NAME [-- CMD…]`
+#[derive(Debug, Clone, Args)]
+pub struct SshArgs {
+    /// The host, as the inventory names it.
+    pub name: String,
+    /// A command to run instead of a login shell (after `--`; joined by spaces and run by the
+    /// remote shell, as ssh does).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `vm start|stop|reboot NAME…`
+#[derive(Debug, Clone, Args)]
+pub struct PowerArgs {
+    /// The VMs.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// stop: power off without asking the guest; reboot: reset.
+    #[arg(long)]
+    pub force: bool,
+    /// Give up waiting (for the guest to shut down, for its address and SSH) after this many
+    /// seconds (default 300, or `timeout` in vm.toml).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// start/reboot: do not wait for the address and SSH (nor update the inventory).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// libvirt URI (default: the one recorded in the VM's fragment).
+    #[arg(long, value_name = "URI")]
+    pub connect: Option<String>,
 }
 
 /// `vm apply …`
@@ -129,7 +185,7 @@ pub struct ProvisionArgs {
     /// libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system for root, qemu:///session otherwise).
     #[arg(long, value_name = "URI")]
     pub connect: Option<String>,
-    /// Base image: a volume of the pool, or an absolute path.
+    /// Base image: a volume of the pool, or an absolute path on the libvirt host.
     #[arg(long, value_name = "IMG")]
     pub image: Option<String>,
     /// Grow the disk to this size (e.g. 20G; default: the image's size).
@@ -138,6 +194,10 @@ pub struct ProvisionArgs {
     /// Storage pool for the disk and the seed (default: default).
     #[arg(long, value_name = "POOL")]
     pub pool: Option<String>,
+    /// Make the disk even when the pool has less room than it can grow to (a thin disk that
+    /// may fill the pool).
+    #[arg(long)]
+    pub allow_overcommit: bool,
     /// A libvirt network, or `user` for user-mode networking with SSH forwarded on 127.0.0.1.
     #[arg(long, value_name = "NAME|user")]
     pub network: Option<String>,
@@ -173,7 +233,7 @@ pub struct ProvisionArgs {
     /// Boot this kernel directly (a path on the libvirt host).
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<String>,
-    /// Initrd for --kernel.
+    /// Initrd for --kernel (a path on the libvirt host).
     #[arg(long, value_name = "PATH", requires = "kernel")]
     pub initrd: Option<String>,
     /// Kernel command line for --kernel (default: root=/dev/vda1 rw console=ttyS0).
@@ -244,6 +304,10 @@ pub enum InventoryCommand {
         /// Print what `ansible-inventory --list --export` would print for the fragments.
         #[arg(long, conflicts_with = "json")]
         ansible_json: bool,
+        /// Print one host's variables as a play sees them (its groups' and its own), as
+        /// `ansible-inventory --host NAME` does.
+        #[arg(long, value_name = "NAME", conflicts_with = "ansible_json")]
+        host: Option<String>,
     },
     /// Find invalid fragments, conflicts, a stale inventory.ini and orphans; exit 4 on findings.
     Check,

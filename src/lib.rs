@@ -14,6 +14,7 @@ pub mod error;
 pub mod fsutil;
 pub mod guest;
 pub mod inventory;
+pub mod libvirt_uri;
 pub mod output;
 pub mod pipeline;
 pub mod project;

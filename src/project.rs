@@ -66,12 +66,14 @@ pub struct Config {
     pub backend: Option<crate::backend::BackendKind>,
     /// Default `--connect` (a libvirt URI).
     pub connect: Option<String>,
-    /// Default `--image`: a volume name in the pool, or an absolute path.
+    /// Default `--image`: a volume name in the pool, or an absolute path on the libvirt host.
     pub image: Option<String>,
     /// Default `--disk` size (e.g. `20G`).
     pub disk: Option<String>,
     /// Default `--pool`.
     pub pool: Option<String>,
+    /// Default `--allow-overcommit`.
+    pub allow_overcommit: Option<bool>,
     /// Default `--network` (a libvirt network name, or `user`).
     pub network: Option<String>,
     /// Default `--user`.
@@ -84,9 +86,9 @@ pub struct Config {
     pub domain_type: Option<crate::backend::DomainType>,
     /// Default `--firmware`.
     pub firmware: Option<crate::backend::Firmware>,
-    /// Default `--kernel` (direct kernel boot).
+    /// Default `--kernel` (direct kernel boot; an absolute path on the libvirt host).
     pub kernel: Option<String>,
-    /// Default `--initrd`.
+    /// Default `--initrd` (an absolute path on the libvirt host).
     pub initrd: Option<String>,
     /// Default `--cmdline`.
     pub cmdline: Option<String>,

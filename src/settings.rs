@@ -106,6 +106,8 @@ pub struct LibvirtSettings {
     pub disk_bytes: Option<u64>,
     /// Storage pool.
     pub pool: String,
+    /// Make the disk even when the pool has less room than it can grow to.
+    pub allow_overcommit: bool,
     /// Network.
     pub network: NetworkChoice,
     /// `<domain type=…>`.
@@ -194,6 +196,7 @@ impl Settings {
                     .transpose()
                     .map_err(|e| Error::Usage(format!("{e} (disk in vm.toml)")))?,
                 pool: config.pool.clone().unwrap_or_else(|| POOL.into()),
+                allow_overcommit: config.allow_overcommit.unwrap_or(false),
                 network: network(config.network.as_deref().unwrap_or(NETWORK))?,
                 domain_type: config.domain_type.unwrap_or(DomainType::Auto),
                 firmware: config.firmware.unwrap_or(FIRMWARE),
@@ -229,6 +232,11 @@ impl Settings {
             self.libvirt.uri_named = true;
         }
         self
+    }
+
+    /// How long a command waits for a VM: its `--timeout`, else vm.toml's, else the default.
+    pub fn wait_timeout(&self, flag: Option<u64>) -> Duration {
+        Duration::from_secs(flag.or(self.project.config.timeout).unwrap_or(TIMEOUT_SECS))
     }
 
     /// The validation a command runs: its `--validate`, else vm.toml's, else `auto`.
@@ -338,6 +346,9 @@ impl Settings {
         if let Some(pool) = &args.pool {
             libvirt.pool = pool.clone();
         }
+        if args.allow_overcommit {
+            libvirt.allow_overcommit = true;
+        }
         if let Some(network_name) = &args.network {
             libvirt.network = network(network_name)?;
         }
@@ -375,6 +386,9 @@ impl Settings {
         if self.backend == BackendKind::Proxmox {
             self.proxmox.require_for_provision()?;
         }
+        if self.backend == BackendKind::Libvirt {
+            self.libvirt.check()?;
+        }
         if self.backend == BackendKind::Libvirt && self.libvirt.image.is_none() {
             return Err(Error::Usage(
                 "no base image: pass --image VOLUME (a volume of the pool, or an absolute path), \
@@ -396,6 +410,43 @@ impl Settings {
             validate: self.validate(args.validate.validate),
             marker_details: Vec::new(),
         })
+    }
+}
+
+impl LibvirtSettings {
+    /// What cannot work on the libvirt host is refused before anything is made: a URI that
+    /// turns host key verification off; user-mode networking on a remote host, whose SSH
+    /// forward QEMU opens on that host's own 127.0.0.1 (the fragment would send Ansible to this
+    /// machine's loopback instead); kernel and initrd paths that are not absolute (QEMU opens
+    /// them on the libvirt host, where this folder means nothing).
+    fn check(&self) -> Result<(), Error> {
+        crate::libvirt_uri::refuse_unverified(&self.uri).map_err(Error::Usage)?;
+        if let Some(boot) = &self.kernel {
+            for (flag, path) in [
+                ("--kernel", Some(&boot.kernel)),
+                ("--initrd", boot.initrd.as_ref()),
+            ] {
+                if let Some(path) = path.filter(|p| !p.starts_with('/')) {
+                    return Err(Error::Usage(format!(
+                        "{flag} {path:?} is not an absolute path: give the file's absolute path \
+                         on the libvirt host ({}), where QEMU opens it",
+                        self.uri
+                    )));
+                }
+            }
+        }
+        if matches!(self.network, NetworkChoice::User { .. })
+            && !crate::libvirt_uri::is_local(&self.uri)
+        {
+            return Err(Error::Usage(format!(
+                "--network user cannot be used with the remote libvirt host {}: QEMU would \
+                 forward the guest's SSH port on that host's 127.0.0.1, which this machine \
+                 cannot reach; use --network NAME (or network in vm.toml) with a bridged or NAT \
+                 libvirt network of that host whose addresses this machine can reach",
+                self.uri
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -632,6 +683,50 @@ mod tests {
         for bad in ["", "Root", "root", "a b", "1a", "a:b", &"a".repeat(33)] {
             assert!(validate_user(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn user_networking_and_unverified_host_keys_are_refused_for_remote_libvirt_hosts() {
+        let settings = |uri: &str, network: NetworkChoice| LibvirtSettings {
+            uri: uri.into(),
+            uri_named: true,
+            image: Some("base.qcow2".into()),
+            disk_bytes: None,
+            pool: POOL.into(),
+            network,
+            domain_type: DomainType::Auto,
+            kernel: None,
+            firmware: Firmware::Bios,
+            allow_overcommit: false,
+        };
+        let user = NetworkChoice::User { port: 0 };
+        let named = NetworkChoice::Named("br0".into());
+        for uri in ["qemu+ssh://root@kvm1/system", "qemu+tls://kvm1/system"] {
+            let refused = settings(uri, user.clone()).check().unwrap_err();
+            assert_eq!(refused.exit_code(), 2);
+            let message = refused.to_string();
+            assert!(
+                message.contains("--network user") && message.contains("--network NAME"),
+                "{message}"
+            );
+            assert!(settings(uri, named.clone()).check().is_ok());
+        }
+        for uri in ["qemu:///system", "qemu+unix:///system?socket=/run/l.sock"] {
+            assert!(settings(uri, user.clone()).check().is_ok(), "{uri}");
+        }
+        let unverified = settings("qemu+ssh://kvm1/system?no_verify=1", named.clone()).check();
+        assert_eq!(unverified.unwrap_err().exit_code(), 2);
+        let mut relative = settings("qemu+ssh://kvm1/system", named);
+        relative.kernel = Some(KernelBoot {
+            kernel: "/boot/vmlinuz".into(),
+            initrd: Some("initrd.img".into()),
+            cmdline: None,
+        });
+        let message = relative.check().unwrap_err().to_string();
+        assert!(
+            message.contains("--initrd \"initrd.img\"") && message.contains("on the libvirt host"),
+            "{message}"
+        );
     }
 
     #[test]

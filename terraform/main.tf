@@ -80,6 +80,12 @@ variable "ssh_host_key" {
   sensitive   = true
 }
 
+variable "running" {
+  description = "Whether the VM runs (vm start/stop/reboot set it)."
+  type        = bool
+  default     = true
+}
+
 variable "ssh_host_public_key" {
   description = "The public half of ssh_host_key (set by vm)."
   type        = string
@@ -137,6 +143,7 @@ resource "libvirt_domain" "vm" {
   vcpu       = var.vcpus
   cloudinit  = libvirt_cloudinit_disk.seed.id
   qemu_agent = true
+  running    = var.running
 
   disk {
     volume_id = libvirt_volume.disk.id

@@ -393,3 +393,84 @@ fn list_ansible_json_prints_what_ansible_inventory_prints() {
     }
     failures.finish("vm inventory list --ansible-json == ansible-inventory --list --export");
 }
+
+/// `ansible-inventory -i DIR --host NAME`, by the real program.
+fn ansible_host_vars(dir: &std::path::Path, host: &str) -> Result<serde_json::Value, String> {
+    let output = std::process::Command::new(common::ansible_bin().join("ansible-inventory"))
+        .arg("-i")
+        .arg(dir)
+        .args(["--host", host])
+        .env("ANSIBLE_INVENTORY_UNPARSED_WARNING", "False")
+        .output()
+        .map_err(|e| format!("cannot run ansible-inventory: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    parse_json(&text).map_err(|e| format!("{e}: {text}"))
+}
+
+#[test]
+fn a_hosts_variables_are_what_ansible_inventory_host_says() {
+    // Nested groups, priorities, `all` variables and overrides in several fragments, plus the
+    // corpus cases whose groups carry variables.
+    let crafted = tempfile::tempdir().unwrap();
+    let dir = crafted.path().join("inventory.d");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("10-groups.ini"),
+        "[web]\nw1 ansible_host=10.0.0.1\nboth\n[db]\nd1 shared=mine\nboth\n\
+         [all:vars]\nansible_user=all\nshared=all\nport=1\n\
+         [prod:children]\nweb\ndb\n[prod:vars]\nshared=prod\ntier=prod\n\
+         [web:vars]\nshared=web\n[db:vars]\nshared=db\nansible_group_priority=7\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("20-hosts.ini"),
+        "[zeta]\nboth\nw1\n[zeta:vars]\nshared=zeta\n[web]\nw1 ansible_user=own\n",
+    )
+    .unwrap();
+    let mut cases: Vec<(String, PathBuf, Vec<String>)> = vec![(
+        "crafted".into(),
+        dir.clone(),
+        vec!["w1".into(), "d1".into(), "both".into()],
+    )];
+    for (case, listed) in accepted() {
+        let text: String = fs::read_dir(&case.inventory_d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| fs::read_to_string(e.path()).ok())
+            .collect();
+        let hosts: Vec<String> = listed["_meta"]["hostvars"]
+            .as_object()
+            .map(|h| h.keys().take(1).cloned().collect())
+            .unwrap_or_default();
+        if text.contains(":vars]") && !hosts.is_empty() && cases.len() < 12 {
+            cases.push((case.name.clone(), case.inventory_d.clone(), hosts));
+        }
+    }
+    let mut failures = Failures::new();
+    for (name, dir, hosts) in &cases {
+        let project = Project::with_inventory_d(dir);
+        for host in hosts {
+            failures.checked();
+            let label = format!("{name} --host {host}");
+            let ansible = match ansible_host_vars(dir, host) {
+                Ok(json) => json,
+                Err(e) => {
+                    failures.add(&label, e);
+                    continue;
+                }
+            };
+            let run = project.run(&["inventory", "list", "--host", host]);
+            match parse_json(&run.stdout) {
+                Ok(vm) => {
+                    if let Some(diff) = common::json_diff("ansible-inventory", &ansible, "vm", &vm)
+                    {
+                        failures.add(&label, diff);
+                    }
+                }
+                Err(e) => failures.add(&label, format!("{e}\n{}", run.describe())),
+            }
+        }
+    }
+    failures.finish("vm inventory list --host == ansible-inventory --host");
+}

@@ -20,17 +20,7 @@ fn setup() -> &'static Path {
     static KEY: OnceLock<PathBuf> = OnceLock::new();
     KEY.get_or_init(|| {
         start_libvirtd();
-        if !virsh(&["vol-info", "--pool", POOL, "base.qcow2"]).0 {
-            let (ok, out) = virsh(&[
-                "vol-create-as",
-                POOL,
-                "base.qcow2",
-                "64M",
-                "--format",
-                "qcow2",
-            ]);
-            assert!(ok, "cannot create the base image: {out}");
-        }
+        common::libvirt::ensure_base_image();
         let dir = std::env::temp_dir().join(format!("vm-lifecycle-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let key = dir.join("id_ed25519");
@@ -414,6 +404,63 @@ fn apply_makes_four_reapply_changes_nothing_and_an_edit_creates_one_and_prunes_o
     for name in names {
         assert_eq!(domain_state(name), None, "{name}");
     }
+}
+
+#[test]
+fn stop_start_reboot_and_console_act_on_the_domain_and_say_what_they_did() {
+    let key = setup().display().to_string();
+    let _cleanup = Cleanup(vec!["lc-power".into()]);
+    let project = Project::new();
+    project.run(&provision_args("lc-power", &key)).success();
+
+    // Nothing in the guest acts on the ACPI button: a graceful stop times out (exit 5) and
+    // says how to force it; the domain still runs.
+    project
+        .run(&["stop", "lc-power", "--timeout", "2"])
+        .code(5)
+        .stderr_contains("vm stop --force lc-power");
+    assert_eq!(domain_state("lc-power").as_deref(), Some("running"));
+    let stopped = project.run(&["--json", "stop", "--force", "lc-power"]);
+    stopped.success();
+    assert_eq!(stopped.json()["result"], "done");
+    assert_eq!(domain_state("lc-power").as_deref(), Some("shut off"));
+    project
+        .run(&["stop", "--force", "lc-power"])
+        .success()
+        .stderr_contains("lc-power was already off");
+    project
+        .run(&["console", "lc-power"])
+        .code(1)
+        .stderr_contains("`vm start lc-power`");
+    project
+        .run(&["reboot", "lc-power"])
+        .code(1)
+        .stderr_contains("is not running");
+
+    // The forwarded port is the address: nothing to discover, only SSH to wait for, which
+    // this guest never answers: --no-wait.
+    project
+        .run(&["start", "lc-power", "--no-wait"])
+        .success()
+        .stderr_contains("started lc-power");
+    assert_eq!(domain_state("lc-power").as_deref(), Some("running"));
+    project
+        .run(&["start", "lc-power"])
+        .success()
+        .stderr_contains("already running");
+    project
+        .run(&["reboot", "--force", "lc-power", "--no-wait"])
+        .success()
+        .stderr_contains("rebooted lc-power");
+    assert_eq!(domain_state("lc-power").as_deref(), Some("running"));
+
+    // The serial console, on a real terminal: attached, then left with Ctrl+].
+    let (ok, text) = common::libvirt::console_session(&project, "lc-power", &[]);
+    assert!(
+        ok && text.contains("Connected to domain") && text.contains("lc-power"),
+        "{text}"
+    );
+    project.run(&["destroy", "lc-power", "--yes"]).success();
 }
 
 /// The NVRAM file of a domain, from its XML (libvirt names it when the domain is defined).

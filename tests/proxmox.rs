@@ -629,3 +629,47 @@ fn apply_makes_four_with_a_stagger_and_a_new_size_takes_effect_on_restart() {
         .success()
         .stderr_contains("nothing to do");
 }
+
+#[test]
+fn stop_start_and_reboot_are_pve_tasks_and_a_guest_ignoring_acpi_times_out_with_exit_5() {
+    let status = |fake: &Fake, name: &str| fake.vms_named(name)[0]["status"].clone();
+    let fake = Fake::start(json!({}));
+    let project = project(&fake, "");
+    provision(&project, &fake, "pw", &[]).success();
+    assert_eq!(status(&fake, "pw"), "running");
+    run(&project, &fake, &["stop", "pw"])
+        .success()
+        .stderr_contains("stopped pw");
+    assert_eq!(status(&fake, "pw"), "stopped");
+    run(&project, &fake, &["stop", "pw"])
+        .success()
+        .stderr_contains("already off");
+    run(&project, &fake, &["reboot", "pw"])
+        .code(1)
+        .stderr_contains("`vm start pw`");
+    // The fake's agent addresses are documentation addresses nothing may be sent to: no waits.
+    run(&project, &fake, &["start", "pw", "--no-wait"])
+        .success()
+        .stderr_contains("started pw");
+    assert_eq!(status(&fake, "pw"), "running");
+    let rebooted = run(&project, &fake, &["--json", "reboot", "pw", "--no-wait"]);
+    rebooted.success();
+    assert_eq!(rebooted.json()["action"], "reboot");
+    assert_eq!(status(&fake, "pw"), "running");
+    run(&project, &fake, &["stop", "--force", "pw"]).success();
+    assert_eq!(status(&fake, "pw"), "stopped");
+    run(&project, &fake, &["console", "pw"])
+        .code(1)
+        .stderr_contains("qm terminal");
+
+    // A guest that ignores the power button: PVE's shutdown task gives up at vm's timeout.
+    let fake = Fake::start(json!({"faults": {"shutdown_secs": 600}}));
+    let deaf = project_with(&fake, &fake.vm_toml(""));
+    provision(&deaf, &fake, "deaf", &[]).success();
+    run(&deaf, &fake, &["stop", "deaf", "--timeout", "5"])
+        .code(5)
+        .stderr_contains("`vm stop --force deaf`");
+    assert_eq!(status(&fake, "deaf"), "running");
+    run(&deaf, &fake, &["stop", "deaf", "--force"]).success();
+    assert_eq!(status(&fake, "deaf"), "stopped");
+}

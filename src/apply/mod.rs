@@ -51,6 +51,8 @@ pub struct Entry {
     pub disk: Option<String>,
     /// Storage pool.
     pub pool: Option<String>,
+    /// Make the disk even when the pool has less room than it can grow to.
+    pub allow_overcommit: Option<bool>,
     /// Network.
     pub network: Option<String>,
     /// Domain type.
@@ -174,6 +176,10 @@ impl Source {
             image: pick(&entry.image, &d.image),
             disk: pick(&entry.disk, &d.disk),
             pool: pick(&entry.pool, &d.pool),
+            allow_overcommit: entry
+                .allow_overcommit
+                .or(d.allow_overcommit)
+                .unwrap_or(false),
             network: pick(&entry.network, &d.network),
             user: pick(&entry.user, &d.user),
             ssh_key: entry.ssh_key.clone().or(d.ssh_key.clone()).map(here),

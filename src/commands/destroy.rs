@@ -50,7 +50,7 @@ pub fn run(context: Context, args: &DestroyArgs) -> Result<(), Error> {
     };
     for name in &names {
         fragment::validate_name(name)?;
-        plans.push(plan(&context, name, args.connect.as_deref())?);
+        plans.push(super::locate(&context, name, args.connect.as_deref())?);
     }
     if !args.yes {
         confirm(&plans)?;
@@ -65,38 +65,6 @@ pub fn run(context: Context, args: &DestroyArgs) -> Result<(), Error> {
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// Where `name` lives: the backend its fragment names, else the configured one.
-fn plan(
-    context: &Context,
-    name: &str,
-    connect: Option<&str>,
-) -> Result<(String, Target, Option<Marker>), Error> {
-    let path = context
-        .settings
-        .project
-        .fragment_dir()
-        .join(format!("{name}.ini"));
-    let text = std::fs::read_to_string(&path).ok();
-    let marker = text.as_deref().and_then(Marker::parse);
-    let target = match (&text, &marker) {
-        (Some(_), None) => {
-            return Err(Error::Failed(format!(
-                "{} was not written by vm, so vm will not delete it; delete it yourself if {name} is gone",
-                path.display()
-            )));
-        }
-        (_, Some(marker)) => Target::from_marker(marker).ok_or_else(|| {
-            Error::Failed(format!(
-                "{name} was added with `vm inventory add` (backend {}), so vm cannot destroy it; \
-                 `vm inventory remove {name}` removes it from the inventory",
-                marker.backend
-            ))
-        })?,
-        (None, None) => context.settings.default_target(),
-    };
-    Ok((name.to_string(), target.reconnected(connect), marker))
 }
 
 /// Destroys one VM, then removes its host key and fragment and merges.

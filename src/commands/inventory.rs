@@ -44,7 +44,9 @@ pub fn run(context: &Context, command: InventoryCommand) -> Result<(), Error> {
             validate.validate,
         ),
         InventoryCommand::Remove { name, validate } => remove(context, &name, validate.validate),
-        InventoryCommand::List { ansible_json } => list(context, ansible_json),
+        InventoryCommand::List { ansible_json, host } => {
+            list(context, ansible_json, host.as_deref())
+        }
     }
 }
 
@@ -246,12 +248,23 @@ fn value_text(value: Option<&Value>) -> serde_json::Value {
     value.map_or(serde_json::Value::Null, Value::to_json)
 }
 
-fn list(context: &Context, ansible_json: bool) -> Result<(), Error> {
+fn list(context: &Context, ansible_json: bool, host: Option<&str>) -> Result<(), Error> {
     let merged = merge::build(
         &context.settings.project.fragment_dir(),
         &context.settings.project.merged_path(),
     )?;
     let inventory = &merged.inventory;
+    if let Some(name) = host {
+        let id = inventory.host_id(name).ok_or_else(|| {
+            Error::Failed(format!(
+                "no host {name} in the inventory; `vm inventory list` lists them"
+            ))
+        })?;
+        let vars = crate::inventory::hostvars::effective(inventory, id);
+        return print_lines([to_ansible_text(&crate::inventory::export::host_vars_json(
+            &vars,
+        ))]);
+    }
     if ansible_json {
         return print_lines([to_ansible_text(&list_export(inventory))]);
     }

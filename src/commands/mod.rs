@@ -3,15 +3,19 @@
 
 pub mod apply;
 pub mod batch;
+pub mod console;
 pub mod destroy;
 pub mod inventory;
 pub mod list;
+pub mod power;
 pub mod provision;
+pub mod ssh;
 
-use crate::backend::{BackendError, Opener, Target};
+use crate::backend::{BackendError, Opener, Power, Target};
 use crate::cli::{Cli, Command, InventoryCommand};
 use crate::error::Error;
 use crate::inventory::ansible;
+use crate::inventory::fragment::Marker;
 use crate::inventory::lock::InventoryLock;
 use crate::inventory::merge::{self, MergeError, Merged};
 use crate::project::Validate;
@@ -38,7 +42,13 @@ pub fn needs_backends(command: &Command) -> bool {
         Command::Provision(_)
         | Command::Apply(_)
         | Command::Destroy { .. }
-        | Command::List { .. } => true,
+        | Command::List { .. }
+        | Command::Console { .. }
+        | Command::Start(_)
+        | Command::Stop(_)
+        | Command::Reboot(_) => true,
+        // ssh reads the inventory and executes ssh; completions prints a script.
+        Command::Ssh(_) | Command::Completions { .. } => false,
         Command::Inventory(command) => match command {
             InventoryCommand::Check | InventoryCommand::Prune { .. } => true,
             InventoryCommand::Merge(_)
@@ -61,6 +71,10 @@ pub fn no_backends(
 
 /// Runs the parsed command line with the backends and DNS that `open` and `dns` reach.
 pub fn run(cli: Cli, open: Opener, dns: crate::dns::DnsOpener) -> Result<(), Error> {
+    // Needs no project: works anywhere, as a shell's startup file runs it.
+    if let Command::Completions { shell } = cli.command {
+        return completions(shell);
+    }
     let context = Context {
         settings: Settings::resolve(&cli)?,
         open,
@@ -73,7 +87,51 @@ pub fn run(cli: Cli, open: Opener, dns: crate::dns::DnsOpener) -> Result<(), Err
         Command::Destroy(args) => destroy::run(context, &args),
         Command::Apply(args) => apply::run(context, &args),
         Command::List { connect } => list::run(context, connect.as_deref()),
+        Command::Ssh(args) => ssh::run(&context, &args),
+        Command::Console { name, connect } => console::run(&context, &name, connect.as_deref()),
+        Command::Start(args) => power::run(context, &args, Power::Start),
+        Command::Stop(args) => {
+            let force = args.force;
+            power::run(context, &args, Power::Stop { force })
+        }
+        Command::Reboot(args) => {
+            let force = args.force;
+            power::run(context, &args, Power::Reboot { force })
+        }
+        Command::Completions { .. } => unreachable!("handled before the settings are resolved"),
     }
+}
+
+/// Where `name` lives: the backend its fragment names, else the configured one.
+pub fn locate(
+    context: &Context,
+    name: &str,
+    connect: Option<&str>,
+) -> Result<(String, Target, Option<Marker>), Error> {
+    let path = context
+        .settings
+        .project
+        .fragment_dir()
+        .join(format!("{name}.ini"));
+    let text = std::fs::read_to_string(&path).ok();
+    let marker = text.as_deref().and_then(Marker::parse);
+    let target = match (&text, &marker) {
+        (Some(_), None) => {
+            return Err(Error::Failed(format!(
+                "{} was not written by vm, so vm will not delete it; delete it yourself if {name} is gone",
+                path.display()
+            )));
+        }
+        (_, Some(marker)) => Target::from_marker(marker).ok_or_else(|| {
+            Error::Failed(format!(
+                "{name} was added with `vm inventory add` (backend {}), so vm cannot destroy it; \
+                 `vm inventory remove {name}` removes it from the inventory",
+                marker.backend
+            ))
+        })?,
+        (None, None) => context.settings.default_target(),
+    };
+    Ok((name.to_string(), target.reconnected(connect), marker))
 }
 
 /// Puts a fragment back as it was (`None`: it did not exist) when a change to it cannot be
@@ -225,4 +283,12 @@ pub fn exit(result: Result<(), Error>) -> ! {
             std::process::exit(error.exit_code());
         }
     }
+}
+
+/// `vm completions SHELL`: the completion script clap derives from the command line itself.
+fn completions(shell: clap_complete::Shell) -> Result<(), Error> {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "vm", &mut script);
+    crate::output::print_lines(std::iter::once(String::from_utf8_lossy(&script).trim_end()))
 }

@@ -59,6 +59,19 @@ fn vars_json(vars: &Vars) -> Map<String, Json> {
         .collect()
 }
 
+/// `ansible-inventory --host NAME` of a host's combined variables.
+pub fn host_vars_json(vars: &std::collections::HashMap<String, super::model::Var>) -> Json {
+    Json::Object(
+        vars.iter()
+            .filter(|(k, _)| !is_internal_var(k))
+            .map(|(k, v)| {
+                let json = ansible_json(&v.src).unwrap_or_else(|_| v.value.to_json());
+                (k.clone(), json)
+            })
+            .collect(),
+    )
+}
+
 /// `ansible-inventory --list --export` of a reconciled inventory.
 pub fn list_export(inventory: &Inventory) -> Json {
     let mut out = Map::new();

@@ -12,6 +12,7 @@ pub mod check;
 pub mod export;
 pub mod fragment;
 pub mod hostpattern;
+pub mod hostvars;
 pub mod ini;
 pub mod lock;
 pub mod merge;

@@ -45,6 +45,25 @@ pub fn start_libvirtd() {
     assert!(status.success(), "scripts/start-libvirtd failed");
 }
 
+/// The empty 64 MiB base image (`base.qcow2` in the test pool) that test VMs, which boot
+/// nothing from disk, are made on; created once and kept for the next run.
+pub const BASE_IMAGE: &str = "base.qcow2";
+
+/// Creates [`BASE_IMAGE`] unless it is there.
+pub fn ensure_base_image() {
+    if !virsh(&["vol-info", "--pool", POOL, BASE_IMAGE]).0 {
+        let (ok, out) = virsh(&[
+            "vol-create-as",
+            POOL,
+            BASE_IMAGE,
+            "64M",
+            "--format",
+            "qcow2",
+        ]);
+        assert!(ok, "cannot create the base image: {out}");
+    }
+}
+
 /// `virsh -q -c URI ARGS`: whether it succeeded, and its output.
 pub fn virsh(args: &[&str]) -> (bool, String) {
     let output = Command::new("virsh")
@@ -73,4 +92,40 @@ impl Drop for Cleanup {
             }
         }
     }
+}
+
+/// `vm console NAME` on a real terminal (script(1) gives virsh one): sends each of `keys` after
+/// its pause, then Ctrl+] to leave; returns whether it ended well and what the terminal showed.
+pub fn console_session(
+    project: &super::Project,
+    name: &str,
+    keys: &[(std::time::Duration, &[u8])],
+) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "{} --project {} console {name}",
+            super::vm_bin().display(),
+            project.root().display()
+        ))
+        .arg("/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script (bsdutils)");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    for (pause, bytes) in keys
+        .iter()
+        .copied()
+        .chain([(std::time::Duration::from_secs(2), &b"\x1d"[..])])
+    {
+        std::thread::sleep(pause);
+        stdin.write_all(bytes).expect("type into the console");
+    }
+    let out = child.wait_with_output().expect("wait for vm console");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
 }

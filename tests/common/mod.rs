@@ -13,7 +13,9 @@
 pub mod bind;
 pub mod guest;
 pub mod libvirt;
+pub mod netns;
 pub mod rng;
+pub mod sshd;
 pub mod tree;
 
 use std::collections::BTreeMap;

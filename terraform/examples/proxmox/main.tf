@@ -76,6 +76,12 @@ variable "ssh_host_key" {
   sensitive   = true
 }
 
+variable "running" {
+  description = "Whether the VM runs (vm start/stop/reboot set it)."
+  type        = bool
+  default     = true
+}
+
 variable "ssh_host_public_key" {
   description = "The public half of ssh_host_key (set by vm)."
   type        = string
@@ -123,6 +129,7 @@ resource "proxmox_virtual_environment_file" "user_data" {
 resource "proxmox_virtual_environment_vm" "vm" {
   name      = var.vm_name
   node_name = var.node_name
+  started   = var.running
 
   clone {
     vm_id = var.template_vm_id

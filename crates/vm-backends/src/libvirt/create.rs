@@ -11,13 +11,14 @@ use virt::stream::Stream;
 use vm::backend::{BackendError, DomainType, Firmware, KernelBoot, NetworkChoice};
 use vm::guest::seed::Seed;
 
+use super::preflight::BaseImage;
 use super::xml::{NAMESPACE, escape_xml};
 use super::{Libvirt, is_local, libvirt_error};
 
 const DOMAIN_TEMPLATE: &str = include_str!("../../../../templates/domain.xml.tera");
 
 /// Size of the seed volume; the FAT image is exactly this big.
-const SEED_BYTES: u64 = 1024 * 1024;
+pub(super) const SEED_BYTES: u64 = 1024 * 1024;
 
 /// Everything needed to create one VM, validated before it gets here.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct VmSpec {
     pub disk_bytes: Option<u64>,
     /// Storage pool for the overlay and the seed.
     pub pool: String,
+    /// Make the overlay even when the pool has less room than it can grow to.
+    pub allow_overcommit: bool,
     /// Network.
     pub network: NetworkChoice,
     /// The user cloud-init creates.
@@ -79,9 +82,9 @@ impl Libvirt {
         created_at: &str,
         keep_on_failure: bool,
     ) -> Result<Provisioned, BackendError> {
-        self.preflight_spec(spec)?;
+        let base = self.preflight_spec(spec)?;
         let mut made = Made::default();
-        match self.make(spec, seed, created_at, &mut made) {
+        match self.make(spec, &base, seed, created_at, &mut made) {
             Ok(provisioned) => Ok(provisioned),
             Err(error) if keep_on_failure && !matches!(error, BackendError::PortTaken(_)) => {
                 Err(error)
@@ -127,6 +130,7 @@ impl Libvirt {
     fn make(
         &self,
         spec: &VmSpec,
+        base: &BaseImage,
         seed: &Seed,
         created_at: &str,
         made: &mut Made,
@@ -138,15 +142,16 @@ impl Libvirt {
             .image()
             .map_err(|e| BackendError::Template(e.to_string()))?;
         let pool = self.pool(&spec.pool)?;
-        let (base_path, base_size) = self.base_image(&pool, &spec.image)?;
-
-        let capacity = spec.disk_bytes.unwrap_or(base_size).max(base_size);
+        // Preflight refused a --disk smaller than the image.
+        let capacity = spec.disk_bytes.unwrap_or(base.capacity);
+        // The base's own format: a raw base named qcow2 here would be read as garbage.
         let overlay = format!(
             "<volume type='file'><name>{}.qcow2</name><capacity unit='bytes'>{capacity}</capacity>\
              <target><format type='qcow2'/></target><backingStore><path>{}</path>\
-             <format type='qcow2'/></backingStore></volume>",
+             <format type='{}'/></backingStore></volume>",
             xml_text(&spec.name),
-            xml_text(&base_path)
+            xml_text(&base.path),
+            xml_text(&base.format)
         );
         let disk = StorageVol::create_xml(&pool, &overlay, 0)
             .map_err(libvirt_error("cannot create the disk overlay"))?;

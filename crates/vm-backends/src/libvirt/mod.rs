@@ -2,7 +2,10 @@
 //! seed volume, a domain with our metadata (`create.rs`); and the way back, read from the domain
 //! itself.
 
+mod access;
 mod create;
+mod power;
+mod preflight;
 #[cfg(test)]
 mod tests;
 pub mod xml;
@@ -17,8 +20,8 @@ use virt::error::{Error as VirtError, ErrorNumber};
 use virt::storage_pool::StoragePool;
 use virt::sys;
 use vm::backend::{
-    Backend, BackendError, CreateEnv, Created, Destroyed, Firmware, HostKeySource, NetworkChoice,
-    NewVm, Resized, Target, VmInfo,
+    Backend, BackendError, CreateEnv, Created, Destroyed, HostKeySource, NetworkChoice, NewVm,
+    Power, Powered, Resized, Target, VmInfo,
 };
 use vm::guest::seed::Seed;
 use vm::inventory::check::Presence;
@@ -27,7 +30,8 @@ use vm::project::Project;
 use vm::settings::LibvirtSettings;
 
 pub use create::{Provisioned, VmSpec, instance_id, rfc3339};
-use xml::{offers_efi, read_domain};
+pub use vm::libvirt_uri::is_local;
+use xml::read_domain;
 
 /// First port tried for user-mode SSH forwards; the range is this plus 10,000.
 const FIRST_PORT: u16 = 22200;
@@ -62,9 +66,22 @@ impl Libvirt {
     /// through our messages.
     pub fn connect(uri: &str) -> Result<Libvirt, BackendError> {
         virt::error::clear_error_callback();
-        let conn = Connect::open(Some(uri)).map_err(|e| BackendError::Connect {
-            uri: uri.to_string(),
-            message: e.message().to_string(),
+        vm::libvirt_uri::refuse_unverified(uri).map_err(BackendError::Invalid)?;
+        let conn = Connect::open(Some(uri)).map_err(|e| {
+            let message = e.message().to_string();
+            // The ssh transport runs OpenSSH, whose verdict on the host key is the last line
+            // it prints; libvirt passes it through in its message.
+            if message.contains("Host key verification failed") {
+                BackendError::HostKey {
+                    uri: uri.to_string(),
+                    message,
+                }
+            } else {
+                BackendError::Connect {
+                    uri: uri.to_string(),
+                    message,
+                }
+            }
         })?;
         Ok(Libvirt {
             conn,
@@ -134,103 +151,6 @@ impl Libvirt {
         Ok(pool)
     }
 
-    /// The base image as a path and its size: a volume of `pool`, or a path libvirt knows.
-    fn base_image(&self, pool: &StoragePool, image: &str) -> Result<(String, u64), BackendError> {
-        let volume = if image.starts_with('/') {
-            self.conn.lookup_storage_vol_by_path(image)
-        } else {
-            pool.lookup_storage_vol_by_name(image)
-        };
-        let volume = volume.map_err(|e| {
-            if is_code(&e, ErrorNumber::NoStorageVolume) {
-                BackendError::Invalid(format!(
-                    "unknown image {image:?}: no such volume in the pool (nor a file in any pool); \
-                     `virsh vol-list POOL` lists them, or pass --image with a volume name or path"
-                ))
-            } else {
-                libvirt_error(format!("cannot look up image {image}"))(e)
-            }
-        })?;
-        let path = volume
-            .path()
-            .map_err(libvirt_error("cannot read the image path"))?;
-        let size = volume
-            .info()
-            .map_err(libvirt_error("cannot read the image size"))?
-            .capacity;
-        Ok((path, size))
-    }
-
-    /// Checks everything that can be checked before creating anything.
-    pub fn preflight_spec(&self, spec: &VmSpec) -> Result<(), BackendError> {
-        if self.domain(&spec.name)?.is_some() {
-            return Err(BackendError::Invalid(format!(
-                "a domain named {} already exists at {}; pick another name, or `vm destroy {}`",
-                spec.name, self.uri, spec.name
-            )));
-        }
-        let node = self
-            .conn
-            .node_info()
-            .map_err(libvirt_error("cannot read the host's memory and CPUs"))?;
-        let host_mib = node.memory / 1024;
-        if spec.memory_mib > host_mib {
-            return Err(BackendError::Invalid(format!(
-                "{} MiB of memory asked, the host has {host_mib} MiB; ask for less",
-                spec.memory_mib
-            )));
-        }
-        if spec.vcpus > node.cpus {
-            return Err(BackendError::Invalid(format!(
-                "{} vCPUs asked, the host has {} CPUs; ask for fewer",
-                spec.vcpus, node.cpus
-            )));
-        }
-        let pool = self.pool(&spec.pool)?;
-        self.base_image(&pool, &spec.image)?;
-        if spec.firmware == Firmware::Uefi {
-            self.preflight_efi(spec)?;
-        }
-        if let NetworkChoice::Named(network) = &spec.network {
-            self.conn.lookup_network_by_name(network).map_err(|e| {
-                BackendError::Invalid(format!(
-                    "no libvirt network {network:?} at {} ({}); `virsh net-list --all` lists them, \
-                     or use --network user",
-                    self.uri,
-                    e.message()
-                ))
-            })?;
-        }
-        Ok(())
-    }
-
-    /// UEFI asked: the host's libvirt must offer EFI firmware for this kind of guest, or the
-    /// domain would be defined and then fail to start.
-    fn preflight_efi(&self, spec: &VmSpec) -> Result<(), BackendError> {
-        let virt_type = self.virt_type(spec.domain_type);
-        let capabilities = self
-            .conn
-            .domain_capabilities(None, Some("x86_64"), None, Some(virt_type), 0)
-            .map_err(libvirt_error(format!(
-                "cannot read the domain capabilities of {} (to check for UEFI firmware)",
-                self.uri
-            )))?;
-        let offered = offers_efi(&capabilities).map_err(|e| BackendError::Call {
-            action: format!("cannot parse the domain capabilities of {}", self.uri),
-            message: e,
-        })?;
-        if offered {
-            return Ok(());
-        }
-        Err(BackendError::Invalid(format!(
-            "--firmware uefi asked, but libvirt at {} offers no EFI firmware for {virt_type} \
-             guests (`virsh domcapabilities --virttype {virt_type}` lists none); install OVMF on \
-             the libvirt host (Debian/Ubuntu: apt-get install ovmf; Fedora: edk2-ovmf) and \
-             restart libvirtd, or use --firmware bios",
-            self.uri
-        )))
-    }
-
     /// The first usable address of a running domain: DHCP lease, then guest agent, then ARP;
     /// IPv4 before IPv6; never loopback or link-local.
     pub fn ip(&self, name: &str) -> Result<Option<IpAddr>, BackendError> {
@@ -280,9 +200,9 @@ impl Libvirt {
             volumes: Vec::new(),
         };
         // The serial console log is ours, and libvirt never deletes its own log of the domain
-        // either; both can only be removed when they are on this machine. A log that is
-        // already gone (or was never written) is no reason to fail the destroy.
-        if is_local(&self.uri) {
+        // either; both can only be removed when they are in this machine's filesystem. A log
+        // that is already gone (or was never written) is no reason to fail the destroy.
+        if shares_our_files(&self.uri) {
             if let Some(log) = doc.console_log {
                 let _ = std::fs::remove_file(log);
             }
@@ -392,9 +312,13 @@ impl Libvirt {
     }
 }
 
-/// Whether `uri` names this machine's hypervisor (no transport, no host: `qemu:///system`).
-pub fn is_local(uri: &str) -> bool {
-    !uri.contains('+') && uri.contains(":///")
+/// Whether the files `uri`'s daemon writes (its log of a domain, the console log) are at the
+/// same paths here: a local URI of the daemon's usual socket. A daemon reached through another
+/// socket (`?socket=PATH`) may see another filesystem (a container, or the private mount
+/// namespace of the tests' `start-libvirtd-netns`), where its `/var/log/libvirt/qemu/web.log`
+/// is not ours: removing ours would remove another daemon's log of a same-named domain.
+pub fn shares_our_files(uri: &str) -> bool {
+    is_local(uri) && !uri.contains("socket=")
 }
 
 /// The address Ansible should use among those a domain reports.
@@ -451,6 +375,7 @@ impl Libvirt {
             })?,
             disk_bytes: settings.disk_bytes,
             pool: settings.pool.clone(),
+            allow_overcommit: settings.allow_overcommit,
             network: settings.network.clone(),
             user: vm.user.to_string(),
             ssh_keys: vm.ssh_keys.to_vec(),
@@ -518,7 +443,7 @@ impl Backend for Libvirt {
     }
 
     fn preflight(&self, vm: &NewVm) -> Result<(), BackendError> {
-        self.preflight_spec(&self.spec(vm)?)
+        self.preflight_spec(&self.spec(vm)?).map(|_| ())
     }
 
     fn create(
@@ -553,7 +478,10 @@ impl Backend for Libvirt {
             // The key vm made went in through the seed volume, uploaded over libvirt's own
             // authenticated connection.
             host_key: HostKeySource::Installed,
-            log: Some(("serial console", provisioned.console_log.into())),
+            // The log is a file of the libvirt host: read here only when that is this machine
+            // (a same-named file here would be another VM's).
+            log: shares_our_files(&self.uri)
+                .then(|| ("serial console", provisioned.console_log.into())),
             details: Vec::new(),
         })
     }
@@ -641,5 +569,18 @@ impl Backend for Libvirt {
             .create()
             .map_err(libvirt_error(format!("cannot start {name}")))
             .map(|_| ())
+    }
+
+    fn power(&self, name: &str, action: Power, timeout: Duration) -> Result<Powered, BackendError> {
+        self.change_power(name, action, timeout)
+    }
+
+    fn console(&self, name: &str) -> Result<Vec<String>, BackendError> {
+        self.console_command(name)
+    }
+
+    /// A forwarded port on 127.0.0.1 stays; an address on a libvirt network is the guest's lease.
+    fn discovers_address(&self, recorded: &Address) -> bool {
+        recorded.port.is_none()
     }
 }

@@ -10,8 +10,10 @@ use vm::guest::seed::Seed;
 use super::xml::read_domain;
 use super::*;
 
-/// A test-driver host: 16 GiB, 8 CPUs, a `dir` pool `default` holding `base.qcow2` (2 GiB),
-/// and a NAT network `default` with DHCP. Its state lives in this connection only.
+/// A test-driver host: 16 GiB, 8 CPUs, a `dir` pool `default` (100 GiB free) holding
+/// `base.qcow2` (2 GiB), and the images preflight must refuse: `installer.iso`, and
+/// `orphan.qcow2` whose backing file is missing; a NAT network `default` with DHCP, and
+/// `stopped`, defined but not started. Its state lives in this connection only.
 fn host(dir: &Path) -> Libvirt {
     let fixture = dir.join("node.xml");
     std::fs::write(
@@ -27,7 +29,13 @@ fn host(dir: &Path) -> Libvirt {
              <allocation>0</allocation><available unit='GiB'>100</available><source/>\
              <target><path>{0}</path></target><volume type='file'><name>base.qcow2</name>\
              <capacity unit='GiB'>2</capacity><target><path>{0}/base.qcow2</path>\
-             <format type='qcow2'/></target></volume></pool></node>",
+             <format type='qcow2'/></target></volume>\
+             <volume type='file'><name>installer.iso</name><capacity unit='MiB'>600</capacity>\
+             <target><path>{0}/installer.iso</path><format type='iso'/></target></volume>\
+             <volume type='file'><name>orphan.qcow2</name><capacity unit='GiB'>2</capacity>\
+             <target><path>{0}/orphan.qcow2</path><format type='qcow2'/></target>\
+             <backingStore><path>{0}/gone.qcow2</path><format type='qcow2'/></backingStore>\
+             </volume></pool></node>",
             dir.display()
         ),
     )
@@ -43,6 +51,7 @@ fn spec(name: &str, network: NetworkChoice) -> VmSpec {
         image: "base.qcow2".into(),
         disk_bytes: Some(4 << 30),
         pool: "default".into(),
+        allow_overcommit: false,
         network,
         user: "debian".into(),
         ssh_keys: vec![],
@@ -64,8 +73,11 @@ fn seed(name: &str) -> Seed {
     }
 }
 
+/// The volumes of the pool besides the fixture's.
 fn volumes(libvirt: &Libvirt) -> Vec<String> {
+    let fixture = ["base.qcow2", "installer.iso", "orphan.qcow2"];
     let mut names = libvirt.pool("default").unwrap().list_volumes().unwrap();
+    names.retain(|n| !fixture.contains(&n.as_str()));
     names.sort();
     names
 }
@@ -256,6 +268,34 @@ fn preflight_refuses_what_the_host_cannot_give_before_creating_anything() {
             spec("a", NetworkChoice::Named("nope".into())),
             "no libvirt network",
         ),
+        (
+            VmSpec {
+                image: "installer.iso".into(),
+                ..spec("a", user.clone())
+            },
+            "is in iso format, which cannot back a VM's disk",
+        ),
+        (
+            VmSpec {
+                image: "orphan.qcow2".into(),
+                ..spec("a", user.clone())
+            },
+            "backing file /",
+        ),
+        (
+            VmSpec {
+                disk_bytes: Some(1 << 30),
+                ..spec("a", user.clone())
+            },
+            "--disk 1 GiB is smaller than the virtual size of image base.qcow2, 2 GiB",
+        ),
+        (
+            VmSpec {
+                disk_bytes: Some(200 << 30),
+                ..spec("a", user.clone())
+            },
+            "free, and the disk of a can grow to 200 GiB (+ 1 MiB for the cloud-init seed)",
+        ),
         // The test driver has no firmware to offer, and says so by not answering the question
         // at all; a real host without OVMF answers with no `efi` (see xml::offers_efi).
         (
@@ -270,7 +310,7 @@ fn preflight_refuses_what_the_host_cannot_give_before_creating_anything() {
         let err = libvirt.preflight_spec(&s).unwrap_err().to_string();
         assert!(err.contains(want), "{err}");
     }
-    assert_eq!(volumes(&libvirt), ["base.qcow2"]);
+    assert_eq!(volumes(&libvirt), Vec::<String>::new());
     // A name that is already a domain.
     libvirt.conn.define_domain_xml(
         "<domain type='test'><name>taken</name><memory>1024</memory><os><type>hvm</type></os></domain>",
@@ -280,6 +320,72 @@ fn preflight_refuses_what_the_host_cannot_give_before_creating_anything() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("already exists"), "{err}");
+}
+
+#[test]
+fn a_defined_but_stopped_network_is_refused_with_the_command_that_starts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let libvirt = host(dir.path());
+    libvirt
+        .conn
+        .define_network_xml("<network><name>stopped</name><bridge name='virbr9'/></network>")
+        .unwrap();
+    let err = libvirt
+        .preflight_spec(&spec("a", NetworkChoice::Named("stopped".into())))
+        .unwrap_err()
+        .to_string();
+    let uri = libvirt.uri();
+    assert!(err.contains("defined but not started"), "{err}");
+    assert!(
+        err.contains(&format!("virsh -c {uri} net-start stopped")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("virsh -c {uri} net-autostart stopped")),
+        "{err}"
+    );
+    libvirt
+        .preflight_spec(&spec("a", NetworkChoice::Named("default".into())))
+        .unwrap();
+}
+
+#[test]
+fn a_thin_disk_larger_than_the_pool_is_made_with_allow_overcommit_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let libvirt = host(dir.path());
+    let mut s = VmSpec {
+        disk_bytes: Some(200 << 30),
+        ..spec("a", NetworkChoice::User { port: 2222 })
+    };
+    let err = libvirt.preflight_spec(&s).unwrap_err().to_string();
+    assert!(
+        err.contains("--allow-overcommit") && err.contains("another --pool"),
+        "{err}"
+    );
+    s.allow_overcommit = true;
+    libvirt.preflight_spec(&s).unwrap();
+}
+
+#[test]
+fn compressed_downloads_are_known_by_their_first_bytes() {
+    use super::preflight::compression;
+    assert_eq!(compression(b"\xfd7zXZ\0\0\x04"), Some(("xz", ".xz")));
+    assert_eq!(compression(&[0x1f, 0x8b, 8, 0]), Some(("gzip", ".gz")));
+    assert_eq!(compression(b"BZh91AY&"), Some(("bzip2", ".bz2")));
+    assert_eq!(
+        compression(&[0x28, 0xb5, 0x2f, 0xfd, 0]),
+        Some(("zstd", ".zst"))
+    );
+    assert_eq!(compression(b"QFI\xfb\0\0\0\x03"), None);
+    assert_eq!(compression(&[0xeb, 0x63, 0x90]), None);
+}
+
+#[test]
+fn sizes_read_as_units_with_the_exact_bytes_when_not_whole() {
+    use super::preflight::size;
+    assert_eq!(size(64 << 20), "64 MiB");
+    assert_eq!(size(3 << 29), "1.5 GiB (1610612736 bytes)");
+    assert_eq!(size(512), "512 bytes");
 }
 
 #[test]
@@ -293,16 +399,13 @@ fn a_provision_failing_half_way_removes_what_it_created() {
         .provision(&s, &seed("web-vm"), "t", false)
         .unwrap_err();
     assert!(err.to_string().contains("upload"), "{err}");
-    assert_eq!(volumes(&libvirt), ["base.qcow2"]);
+    assert_eq!(volumes(&libvirt), Vec::<String>::new());
     assert!(libvirt.domain("web-vm").unwrap().is_none());
     // --keep-on-failure keeps them for diagnosis.
     libvirt
         .provision(&s, &seed("web-vm"), "t", true)
         .unwrap_err();
-    assert_eq!(
-        volumes(&libvirt),
-        ["base.qcow2", "web-vm-seed.img", "web-vm.qcow2"]
-    );
+    assert_eq!(volumes(&libvirt), ["web-vm-seed.img", "web-vm.qcow2"]);
 }
 
 /// Defines a managed domain the way provision does, with volumes from the pool.
@@ -342,10 +445,7 @@ fn destroy_removes_the_domain_and_exactly_the_volumes_its_xml_names() {
     assert!(destroyed.existed);
     assert_eq!(destroyed.volumes.len(), 2);
     assert!(libvirt.domain("web-vm").unwrap().is_none());
-    assert_eq!(
-        volumes(&libvirt),
-        ["base.qcow2", "db-vm-seed.img", "db-vm.qcow2"]
-    );
+    assert_eq!(volumes(&libvirt), ["db-vm-seed.img", "db-vm.qcow2"]);
     // Again: already gone is not an error.
     assert_eq!(
         libvirt.remove("web-vm", false).unwrap(),
@@ -392,7 +492,10 @@ fn the_best_address_is_ipv4_then_ipv6_never_loopback_or_link_local() {
 }
 
 #[test]
-fn only_uris_without_transport_or_host_are_local() {
-    assert!(is_local("qemu:///system") && is_local("test:///default"));
-    assert!(!is_local("qemu+ssh://host/system"));
+fn a_daemon_behind_another_socket_is_not_taken_to_share_our_log_files() {
+    assert!(shares_our_files("qemu:///system") && shares_our_files("qemu:///session"));
+    assert!(!shares_our_files(
+        "qemu:///system?socket=/var/tmp/vm-nat-x/run/libvirt-sock"
+    ));
+    assert!(!shares_our_files("qemu+ssh://host/system"));
 }

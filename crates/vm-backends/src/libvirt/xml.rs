@@ -1,5 +1,6 @@
 //! The little XML the libvirt backend writes and reads: the escape function of the domain
-//! template, and reading a domain's disks and our metadata back with a real parser.
+//! template, and reading back with a real parser a domain's disks and our metadata, a volume's
+//! format and backing file, a pool's folder and the user QEMU runs as.
 
 use std::io::Write;
 
@@ -96,6 +97,77 @@ pub fn read_domain(xml: &str) -> Result<DomainDoc, String> {
     Ok(out)
 }
 
+/// What preflight needs of a volume's XML (`virStorageVolGetXMLDesc`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VolumeDoc {
+    /// `<target><format type=…>`: `qcow2`, `raw`, `iso`, … as libvirt probed it.
+    pub format: Option<String>,
+    /// `<backingStore><path>`: the file a qcow2 overlay reads through to (libvirt resolves a
+    /// relative name against the image's folder).
+    pub backing: Option<String>,
+}
+
+fn child<'a, 'input>(
+    parent: roxmltree::Node<'a, 'input>,
+    tag: &str,
+) -> Option<roxmltree::Node<'a, 'input>> {
+    parent.children().find(|n| n.has_tag_name(tag))
+}
+
+/// Parses a volume's XML.
+pub fn read_volume(xml: &str) -> Result<VolumeDoc, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let root = doc.root_element();
+    let format = child(root, "target")
+        .and_then(|t| child(t, "format"))
+        .and_then(|f| f.attribute("type"))
+        .map(str::to_string);
+    let backing = child(root, "backingStore")
+        .and_then(|b| child(b, "path"))
+        .and_then(|p| p.text())
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty());
+    Ok(VolumeDoc { format, backing })
+}
+
+/// A pool's folder: `<pool><target><path>`.
+pub fn read_pool_path(xml: &str) -> Result<Option<String>, String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    Ok(doc
+        .root_element()
+        .children()
+        .find(|n| n.has_tag_name("target"))
+        .and_then(|t| t.children().find(|n| n.has_tag_name("path")))
+        .and_then(|p| p.text())
+        .map(|p| p.trim().to_string()))
+}
+
+/// The `user:group` label QEMU processes of `domain_type` run under, from the host
+/// capabilities' DAC security model (`<baselabel type='kvm'>+64055:+64055</baselabel>`); the
+/// first label when none names the type; `None` without a DAC model (drivers that run no
+/// process, such as the test driver).
+pub fn read_dac_label(capabilities: &str, domain_type: &str) -> Result<Option<String>, String> {
+    let doc = roxmltree::Document::parse(capabilities).map_err(|e| e.to_string())?;
+    let dac = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("secmodel"))
+        .find(|m| {
+            m.children()
+                .any(|c| c.has_tag_name("model") && c.text().map(str::trim) == Some("dac"))
+        });
+    let labels: Vec<(Option<&str>, &str)> = dac
+        .iter()
+        .flat_map(|m| m.children())
+        .filter(|n| n.has_tag_name("baselabel"))
+        .filter_map(|n| Some((n.attribute("type"), n.text()?.trim())))
+        .collect();
+    Ok(labels
+        .iter()
+        .find(|(kind, _)| *kind == Some(domain_type))
+        .or(labels.first())
+        .map(|(_, label)| label.to_string()))
+}
+
 /// Whether a host's domain capabilities (`virConnectGetDomainCapabilities`) offer EFI firmware
 /// for libvirt's autoselection: `<os><enum name='firmware'><value>efi</value>`. libvirt lists it
 /// only when a firmware descriptor (Debian: the `ovmf` package's) matches the emulator.
@@ -141,6 +213,39 @@ mod tests {
         assert_eq!(meta.fragment.as_deref(), Some("w.ini"));
         assert_eq!(meta.ssh_port, Some(2222));
         assert_eq!(read_domain("<domain/>").unwrap().metadata, None);
+    }
+
+    #[test]
+    fn a_volumes_format_and_backing_file_and_a_pools_folder_are_read_back() {
+        let volume = read_volume(
+            "<volume><name>o</name><target><path>/p/o</path><format type='qcow2'/></target>\
+             <backingStore><path>/p/base.qcow2</path><format type='raw'/></backingStore></volume>",
+        )
+        .unwrap();
+        assert_eq!(volume.format.as_deref(), Some("qcow2"));
+        assert_eq!(volume.backing.as_deref(), Some("/p/base.qcow2"));
+        assert_eq!(read_volume("<volume/>").unwrap(), VolumeDoc::default());
+        let pool = "<pool type='dir'><source/><target><path>/var/p</path></target></pool>";
+        assert_eq!(read_pool_path(pool).unwrap().as_deref(), Some("/var/p"));
+    }
+
+    #[test]
+    fn the_dac_label_of_the_domain_type_is_read_from_the_capabilities() {
+        let caps = "<capabilities><host><secmodel><model>none</model><doi>0</doi></secmodel>\
+                    <secmodel><model>dac</model><doi>0</doi>\
+                    <baselabel type='kvm'>+64055:+64055</baselabel>\
+                    <baselabel type='qemu'>+107:+108</baselabel></secmodel></host></capabilities>";
+        assert_eq!(
+            read_dac_label(caps, "qemu").unwrap().as_deref(),
+            Some("+107:+108")
+        );
+        assert_eq!(
+            read_dac_label(caps, "xen").unwrap().as_deref(),
+            Some("+64055:+64055")
+        );
+        let none =
+            "<capabilities><host><secmodel><model>none</model></secmodel></host></capabilities>";
+        assert_eq!(read_dac_label(none, "kvm").unwrap(), None);
     }
 
     #[test]

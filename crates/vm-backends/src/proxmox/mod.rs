@@ -7,6 +7,7 @@
 mod agent;
 mod api;
 mod create;
+mod power;
 mod tls;
 
 use std::cell::RefCell;
@@ -15,8 +16,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use vm::backend::{
-    Backend, BackendError, BackendKind, CreateEnv, Created, Destroyed, NewVm, Resized, Target,
-    VmInfo,
+    Backend, BackendError, BackendKind, CreateEnv, Created, Destroyed, NewVm, Power, Powered,
+    Resized, Target, VmInfo,
 };
 use vm::inventory::check::Presence;
 use vm::inventory::fragment::Address;
@@ -380,6 +381,19 @@ impl Backend for Proxmox {
             .post(&path, &[])
             .map_err(|e| self.fail(&format!("cannot restart VM {}", vm.vmid), e))?;
         self.wait(&vm.node, &upid, &format!("restarting VM {}", vm.vmid))
+    }
+
+    fn power(&self, name: &str, action: Power, timeout: Duration) -> Result<Powered, BackendError> {
+        self.change_power(name, action, timeout)
+    }
+
+    fn console(&self, name: &str) -> Result<Vec<String>, BackendError> {
+        Err(self.console_hint(name))
+    }
+
+    /// The guest agent reports the address the guest has now.
+    fn discovers_address(&self, _recorded: &Address) -> bool {
+        true
     }
 }
 

@@ -1,8 +1,10 @@
 //! The Terraform module behind the `Backend` trait.
 
+use std::time::Duration;
+
 use vm::backend::{
-    Backend, BackendError, CreateEnv, Created, Destroyed, HostKeySource, NewVm, Resized, Target,
-    VmInfo,
+    Backend, BackendError, CreateEnv, Created, Destroyed, HostKeySource, NewVm, Power, Powered,
+    Resized, Target, VmInfo,
 };
 use vm::inventory::check::Presence;
 use vm::inventory::fragment::Address;
@@ -117,10 +119,56 @@ impl Backend for Terraform {
     /// A module has no restart; its provider decides when a change takes effect.
     fn restart(&self, name: &str) -> Result<(), BackendError> {
         Err(BackendError::Invalid(format!(
-            "Terraform VMs are restarted by their module, not by vm: {name} got its new size when              the module was applied"
+            "Terraform VMs are restarted by their module, not by vm: {name} got its new size when the module was applied"
         )))
     }
+
+    /// The module's optional input `running` (bool), applied again: false stops, true starts,
+    /// a reboot is both. How the provider stops a VM (gracefully or not) is the module's.
+    fn power(
+        &self,
+        name: &str,
+        action: Power,
+        _timeout: Duration,
+    ) -> Result<Powered, BackendError> {
+        if !self.declares(RUNNING_INPUT) {
+            return Err(BackendError::Invalid(format!(
+                "the Terraform module in {} declares no `{RUNNING_INPUT}` input, so vm cannot \
+                 {} {name}; declare `variable \"{RUNNING_INPUT}\" {{ type = bool, default = true }}` \
+                 and give it to the VM's power state (libvirt_domain's `running`, bpg/proxmox's \
+                 `started`; the shipped modules do)",
+                self.dir().display(),
+                action.verb()
+            )));
+        }
+        let set = |running: bool| self.apply_vars(name, &[(RUNNING_INPUT, running.into())]);
+        match action {
+            Power::Start => set(true)?,
+            Power::Stop { .. } => set(false)?,
+            Power::Reboot { .. } => {
+                set(false)?;
+                set(true)?;
+            }
+        }
+        Ok(Powered::Done)
+    }
+
+    fn console(&self, name: &str) -> Result<Vec<String>, BackendError> {
+        Err(BackendError::Invalid(format!(
+            "vm console reaches libvirt VMs only; {name} was made by the Terraform module in {}: \
+             use its provider's console (`virsh console`, the Proxmox web UI)",
+            self.dir().display()
+        )))
+    }
+
+    /// The address is the module's output, fixed by the module.
+    fn discovers_address(&self, _recorded: &Address) -> bool {
+        false
+    }
 }
+
+/// The module input that holds a VM's power state (optional in the module contract).
+pub const RUNNING_INPUT: &str = "running";
 
 /// Whether two public key lines are the same key (type and data; comments aside).
 fn same_key(a: &str, b: &str) -> bool {

@@ -9,7 +9,8 @@
 //! outputs `vm_ip` or `ansible_host`, optionally `ansible_user`, `ansible_port`, and
 //! `ssh_host_public_key`: the host key the module installed in the guest (or read from it
 //! through its provider's authenticated API). Without that output the key is pinned on first
-//! use. The other variables of each VM are kept (0600) in `.vm/terraform/<name>.tfvars.json`,
+//! use. An optional input `running` (bool) lets `vm start|stop|reboot` change the VM's power
+//! state by applying the module again. The other variables of each VM are kept (0600) in `.vm/terraform/<name>.tfvars.json`,
 //! so destroy never asks for them.
 
 mod backend;
@@ -426,6 +427,19 @@ impl Terraform {
     /// The host key inputs are empty, as on destroy: a module ignores changes of them after
     /// creation (terraform/main.tf does, with `ignore_changes`).
     pub fn apply_size(&self, name: &str, memory_mib: u64, vcpus: u32) -> Result<(), BackendError> {
+        self.apply_vars(
+            name,
+            &[("memory", memory_mib.into()), ("vcpus", vcpus.into())],
+        )
+    }
+
+    /// Applies workspace `name` again with `changes` in its recorded variables (kept, so a
+    /// later destroy or resize sees them too).
+    pub fn apply_vars(
+        &self,
+        name: &str,
+        changes: &[(&str, serde_json::Value)],
+    ) -> Result<(), BackendError> {
         let vars_file = self.vars_file(name);
         let text = fs::read_to_string(&vars_file).map_err(|e| {
             fail(format!(
@@ -435,8 +449,9 @@ impl Terraform {
         })?;
         let mut vars: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
             .map_err(|e| fail(format!("{} is not JSON: {e}", vars_file.display())))?;
-        vars.insert("memory".into(), memory_mib.into());
-        vars.insert("vcpus".into(), vcpus.into());
+        for (key, value) in changes {
+            vars.insert((*key).into(), value.clone());
+        }
         fsutil::replace(
             &vars_file,
             serde_json::Value::Object(vars).to_string().as_bytes(),
@@ -457,6 +472,28 @@ impl Terraform {
             &|| {},
         )
         .map(|_| ())
+    }
+
+    /// Whether the module declares the input `input`: a `variable "input"` block in one of its
+    /// top-level `.tf` files (Terraform reads no other).
+    pub fn declares(&self, input: &str) -> bool {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return false;
+        };
+        let quoted = format!("\"{input}\"");
+        let declares = |line: &str| {
+            line.trim_start()
+                .strip_prefix("variable")
+                .filter(|rest| rest.starts_with(char::is_whitespace))
+                .and_then(|rest| rest.trim_start().strip_prefix(quoted.as_str()))
+                .is_some_and(|rest| rest.trim_start().starts_with('{'))
+        };
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+            .filter_map(|p| fs::read_to_string(p).ok())
+            .any(|text| text.lines().any(declares))
     }
 
     /// The commands that remove what is left of `name` when vm could not.
