@@ -9,60 +9,18 @@
 mod common;
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use common::libvirt::script;
 use common::netns::{DHCP_RANGE, NETWORK, NatLibvirtd, POOL};
-use common::{Project, ansible_bin};
+use common::{Project, ansible_bin, guest};
 
 const NAME: &str = "nat-guest";
-const BOOT_DIR: &str = "/var/tmp/vm-tests-boot";
-
-/// The guest image imported into the namespaced daemon's pool, and a project whose vm.toml boots
-/// it on the NAT network; returns the project and the user's private key.
-///
-/// The one place that knows how the guest boots (today: the whole-disk image with direct kernel
-/// boot, as `tests/end_to_end.rs`).
+/// A project whose vm.toml boots the guest image (imported into the namespaced daemon's pool)
+/// through BIOS firmware from its own disk, on the NAT network; and the user's private key.
 fn nat_guest_project(nat: &NatLibvirtd) -> (Project, PathBuf) {
-    let imported = script("import-guest-image")
-        .args([POOL, BOOT_DIR])
-        .env("VM_LIBVIRT_URI", &nat.uri)
-        .output()
-        .expect("run scripts/import-guest-image");
-    assert!(
-        imported.status.success(),
-        "scripts/import-guest-image failed:\n{}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-    let line = String::from_utf8(imported.stdout).unwrap();
-    let field = |name: &str| -> String {
-        line.split_whitespace()
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name} in {line:?}"))
-            .to_string()
-    };
-    let (image, kernel, initrd) = (field("image"), field("kernel"), field("initrd"));
-    let project = Project::new();
-    let key = project.root().join("id_ed25519");
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    project.write(
-        "vm.toml",
-        &format!(
-            "connect = {:?}\npool = {POOL:?}\nimage = {image:?}\nkernel = {kernel:?}\n\
-             initrd = {initrd:?}\ncmdline = \"root=/dev/vda rw console=ttyS0\"\n\
-             network = {NETWORK:?}\ndomain_type = \"qemu\"\nssh_key = {:?}\ntimeout = 900\n\
-             validate = \"internal\"\n",
-            nat.uri,
-            key.with_extension("pub").display().to_string()
-        ),
-    );
-    (project, key)
+    let imported = guest::import_into(&nat.uri, POOL);
+    guest::project_booting(&nat.uri, POOL, &imported, NETWORK, guest::Boot::Bios)
 }
 
 /// The address and MAC of each lease dnsmasq gave on the network, as `virsh net-dhcp-leases`
@@ -97,42 +55,6 @@ fn ansible_host(project: &Project, host: &str) -> Option<String> {
     }
     let vars: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     vars["ansible_host"].as_str().map(str::to_string)
-}
-
-/// Runs `ansible-playbook` inside the namespace on the project's merged inventory, host keys
-/// checked strictly against ansible/known_hosts.
-fn playbook_in_namespace(nat: &NatLibvirtd, project: &Project, key: &Path) -> (bool, String) {
-    let playbook = project.root().join("facts.yml");
-    std::fs::write(
-        &playbook,
-        "- hosts: all\n  gather_facts: true\n  tasks:\n    - ansible.builtin.debug:\n        \
-         msg: \"{{ inventory_hostname }} is {{ ansible_facts['hostname'] }} at \
-         {{ ansible_facts['default_ipv4']['address'] }}\"\n",
-    )
-    .unwrap();
-    let config = project.root().join("ansible-test.cfg");
-    std::fs::write(&config, "[defaults]\nretry_files_enabled = False\n").unwrap();
-    let [program, args @ ..] = nat.wrapper();
-    let output = Command::new(program)
-        .args(args)
-        .arg(ansible_bin().join("ansible-playbook"))
-        .arg("-i")
-        .arg(project.inventory_ini())
-        .arg(&playbook)
-        .arg("--private-key")
-        .arg(key)
-        .env("ANSIBLE_HOST_KEY_CHECKING", "True")
-        .env("ANSIBLE_NOCOLOR", "1")
-        .env("ANSIBLE_CONFIG", &config)
-        .env("ANSIBLE_SSH_CONTROL_PATH_DIR", project.root().join("cp"))
-        .env("ANSIBLE_PYTHON_INTERPRETER", "auto_silent")
-        .output()
-        .expect("run ansible-playbook");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr),
-    )
 }
 
 #[test]
@@ -189,7 +111,14 @@ fn guest_on_a_nat_network_is_found_by_its_dhcp_lease_and_answers_ansible_with_a_
     assert_eq!(row["host_key"], "pinned", "{}", listed.describe());
 
     // Ansible, inside the namespace, reaches the guest at that address with its host key pinned.
-    let (ok, out) = playbook_in_namespace(&nat, &project, &key);
+    let (ok, out) = guest::playbook_under(
+        &nat.wrapper(),
+        &project,
+        &key,
+        None,
+        "    - ansible.builtin.debug:\n        msg: \"{{ inventory_hostname }} is \
+         {{ ansible_facts['hostname'] }} at {{ ansible_facts['default_ipv4']['address'] }}\"\n",
+    );
     assert!(ok, "ansible-playbook failed:\n{out}");
     assert!(
         out.contains(&format!("{NAME} is {NAME} at {leased}")),

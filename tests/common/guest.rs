@@ -43,11 +43,19 @@ pub struct Imported {
     pub initrd: String,
 }
 
-/// Starts libvirtd and imports the guest image (built first if it is not cached; idempotent).
+/// Starts libvirtd and imports the guest image into the test pool (built first if it is not
+/// cached; idempotent).
 pub fn import() -> Imported {
     start_libvirtd();
+    import_into(URI, POOL)
+}
+
+/// Imports the guest image into `pool` of the libvirtd at `uri` (another daemon than the test
+/// one: the NAT network test's).
+pub fn import_into(uri: &str, pool: &str) -> Imported {
     let imported = script("import-guest-image")
-        .args([POOL, BOOT_DIR])
+        .args([pool, BOOT_DIR])
+        .env("VM_LIBVIRT_URI", uri)
         .output()
         .expect("run scripts/import-guest-image");
     assert!(
@@ -74,6 +82,18 @@ pub fn import() -> Imported {
 /// returns the project and the private key.
 pub fn guest_project(network: &str, boot: Boot) -> (Project, PathBuf) {
     let imported = import();
+    project_booting(URI, POOL, &imported, network, boot)
+}
+
+/// A project whose vm.toml boots `imported` from `pool` of the libvirtd at `uri` on `network`,
+/// the `boot` way, with a key pair made for the test; returns the project and the private key.
+pub fn project_booting(
+    uri: &str,
+    pool: &str,
+    imported: &Imported,
+    network: &str,
+    boot: Boot,
+) -> (Project, PathBuf) {
     let project = Project::new();
     let key = project.root().join("id_ed25519");
     let status = Command::new("ssh-keygen")
@@ -93,7 +113,7 @@ pub fn guest_project(network: &str, boot: Boot) -> (Project, PathBuf) {
     project.write(
         "vm.toml",
         &format!(
-            "connect = {URI:?}\npool = {POOL:?}\nimage = {:?}\n{boot}network = {network:?}\n\
+            "connect = {uri:?}\npool = {pool:?}\nimage = {:?}\n{boot}network = {network:?}\n\
              domain_type = \"qemu\"\nssh_key = {:?}\ntimeout = 900\nvalidate = \"internal\"\n",
             imported.image,
             key.with_extension("pub").display().to_string()
@@ -127,6 +147,17 @@ pub fn playbook_tasks(
     limit: Option<&str>,
     tasks: &str,
 ) -> (bool, String) {
+    playbook_under(&[], project, key, limit, tasks)
+}
+
+/// [`playbook_tasks`], run through `wrapper` (`ip netns exec NS`: inside a network namespace).
+pub fn playbook_under(
+    wrapper: &[&str],
+    project: &Project,
+    key: &Path,
+    limit: Option<&str>,
+    tasks: &str,
+) -> (bool, String) {
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let playbook = project.root().join(format!("playbook-{run}.yml"));
     std::fs::write(
@@ -136,7 +167,15 @@ pub fn playbook_tasks(
     .unwrap();
     let config = project.root().join("ansible-test.cfg");
     std::fs::write(&config, "[defaults]\nretry_files_enabled = False\n").unwrap();
-    let mut command = Command::new(super::ansible_bin().join("ansible-playbook"));
+    let program = super::ansible_bin().join("ansible-playbook");
+    let mut command = match wrapper {
+        [] => Command::new(&program),
+        [first, rest @ ..] => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(&program);
+            command
+        }
+    };
     command
         .arg("-i")
         .arg(project.inventory_ini())
