@@ -52,12 +52,7 @@ fn ssh_logs_in_as_ansible_would_and_refuses_a_host_whose_key_is_not_the_pinned_o
 
     // Another key pinned for h: ssh refuses, as it would for Ansible.
     let other = scratch.path().join("other");
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&other)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    common::keygen(&other, "test");
     let other_key = std::fs::read_to_string(other.with_extension("pub")).unwrap();
     let project = ssh_project(&sshd, other_key.trim());
     let run = project.run(&["ssh", "h", "--", "true"]);

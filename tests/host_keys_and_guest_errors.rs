@@ -88,7 +88,7 @@ impl Guest {
     fn new(project: &Project, cloud_init: (&str, i32), authorized: Option<&str>) -> Guest {
         let dir = project.root().join("guest");
         std::fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
+        let port = common::free_port();
         let write = |name: &str, text: &str, mode: u32| {
             let path = dir.join(name);
             std::fs::write(&path, text).unwrap();
@@ -141,14 +141,6 @@ impl Drop for Guest {
             }
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The user's key pair, made with ssh-keygen in the project: (public key path, public key text).

@@ -9,7 +9,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use common::Project;
@@ -24,12 +23,7 @@ fn setup() -> &'static Path {
         let dir = std::env::temp_dir().join(format!("vm-lifecycle-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let key = dir.join("id_ed25519");
-        let status = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&key)
-            .status()
-            .expect("run ssh-keygen");
-        assert!(status.success());
+        common::keygen(&key, "test");
         dir.join("id_ed25519.pub")
     })
 }

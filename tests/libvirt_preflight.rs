@@ -27,12 +27,7 @@ fn setup() -> &'static Path {
         std::fs::create_dir_all(&dir).unwrap();
         let key = dir.join("id_ed25519");
         let _ = std::fs::remove_file(&key);
-        let status = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&key)
-            .status()
-            .expect("run ssh-keygen");
-        assert!(status.success());
+        common::keygen(&key, "test");
         dir.join("id_ed25519.pub")
     })
 }

@@ -73,15 +73,7 @@ impl RemoteLibvirtd {
         }
         let nat = NatLibvirtd::start();
         // The empty disk the guests are made on (they boot from the network).
-        let (ok, out) = nat.virsh(&[
-            "vol-create-as",
-            POOL,
-            BASE_IMAGE,
-            "64M",
-            "--format",
-            "qcow2",
-        ]);
-        assert!(ok, "cannot create the base image: {out}");
+        common::libvirt::ensure_base_image_at(&nat.uri, POOL);
         let nat = Arc::new(nat);
         *running = Arc::downgrade(&nat);
         RemoteLibvirtd(Some(nat))
@@ -131,7 +123,7 @@ impl RemoteHost {
         keygen(&d.join("host_key"));
         keygen(&d.join("client_key"));
         std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
-        let port = free_port();
+        let port = common::free_port();
         let sshd_config = format!(
             "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\n\
@@ -206,25 +198,12 @@ impl Drop for RemoteHost {
 }
 
 fn keygen(path: &Path) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .expect("run ssh-keygen (openssh-client)");
-    assert!(status.success());
+    common::keygen(path, "test");
 }
 
 fn write(path: &Path, text: &str, mode: u32) {
     std::fs::write(path, text).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A project whose vm.toml names the remote host, and whose domain template boots from the
@@ -445,7 +424,7 @@ fn an_unreachable_remote_host_is_a_connect_error_with_exit_1() {
     let libvirtd = RemoteLibvirtd::get();
     let host = RemoteHost::start();
     // A port nobody listens on (bound, then released).
-    let closed = free_port();
+    let closed = common::free_port();
     let uri = host
         .uri(&libvirtd.socket())
         .replace(&format!(":{}/", host.port), &format!(":{closed}/"));

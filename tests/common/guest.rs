@@ -96,12 +96,7 @@ pub fn project_booting(
 ) -> (Project, PathBuf) {
     let project = Project::new();
     let key = project.root().join("id_ed25519");
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .expect("run ssh-keygen");
-    assert!(status.success(), "ssh-keygen failed");
+    super::keygen(&key, "test");
     let boot = match boot {
         Boot::Bios => "firmware = \"bios\"\n".to_string(),
         Boot::Uefi => "firmware = \"uefi\"\n".to_string(),

@@ -49,25 +49,39 @@ pub fn start_libvirtd() {
 /// nothing from disk, are made on; created once and kept for the next run.
 pub const BASE_IMAGE: &str = "base.qcow2";
 
-/// Creates [`BASE_IMAGE`] unless it is there.
+/// Creates [`BASE_IMAGE`] in the test pool unless it is there.
 pub fn ensure_base_image() {
-    if !virsh(&["vol-info", "--pool", POOL, BASE_IMAGE]).0 {
-        let (ok, out) = virsh(&[
-            "vol-create-as",
-            POOL,
-            BASE_IMAGE,
-            "64M",
-            "--format",
-            "qcow2",
-        ]);
+    ensure_base_image_at(URI, POOL);
+}
+
+/// Creates [`BASE_IMAGE`] (an empty 64 MiB qcow2) in `pool` of the libvirtd at `uri` unless it
+/// is there.
+pub fn ensure_base_image_at(uri: &str, pool: &str) {
+    if !virsh_at(uri, &["vol-info", "--pool", pool, BASE_IMAGE]).0 {
+        let (ok, out) = virsh_at(
+            uri,
+            &[
+                "vol-create-as",
+                pool,
+                BASE_IMAGE,
+                "64M",
+                "--format",
+                "qcow2",
+            ],
+        );
         assert!(ok, "cannot create the base image: {out}");
     }
 }
 
-/// `virsh -q -c URI ARGS`: whether it succeeded, and its output.
+/// `virsh -q -c URI ARGS` against the test libvirtd: whether it succeeded, and its output.
 pub fn virsh(args: &[&str]) -> (bool, String) {
+    virsh_at(URI, args)
+}
+
+/// `virsh -q -c URI ARGS`: whether it succeeded, and its output.
+pub fn virsh_at(uri: &str, args: &[&str]) -> (bool, String) {
     let output = Command::new("virsh")
-        .args(["-q", "-c", URI])
+        .args(["-q", "-c", uri])
         .args(args)
         .output()
         .expect("run virsh");

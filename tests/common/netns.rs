@@ -88,14 +88,7 @@ impl NatLibvirtd {
 
     /// `virsh -q -c URI ARGS` against this daemon: whether it succeeded, and its output.
     pub fn virsh(&self, args: &[&str]) -> (bool, String) {
-        let output = Command::new("virsh")
-            .args(["-q", "-c", &self.uri])
-            .args(args)
-            .output()
-            .expect("run virsh");
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        (output.status.success(), text)
+        super::libvirt::virsh_at(&self.uri, args)
     }
 
     /// Panics unless the namespace still has no way out: no interface but lo, the network's

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::{free_port, keygen};
+
 /// An sshd the test started.
 pub struct Sshd {
     /// Where it listens.
@@ -13,15 +15,6 @@ pub struct Sshd {
     /// The client's private key it lets in (as root).
     pub client_key: PathBuf,
     dir: PathBuf,
-}
-
-fn keygen(path: &Path, comment: &str) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
-        .arg(path)
-        .status()
-        .expect("run ssh-keygen (openssh-client)");
-    assert!(status.success(), "ssh-keygen failed");
 }
 
 impl Sshd {
@@ -51,11 +44,7 @@ impl Sshd {
         .unwrap();
         std::fs::create_dir_all("/run/sshd").expect("sshd's privilege separation folder");
         for _ in 0..20 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = free_port();
             let status = Command::new(sshd)
                 .arg("-f")
                 .arg(&config)
