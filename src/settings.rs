@@ -330,7 +330,11 @@ impl Settings {
                     .into(),
             ));
         }
-        let ssh_key = crate::guest::read_public_key(args.ssh_key.clone().or(config.ssh_key))?;
+        let ssh_key = crate::guest::read_public_key(
+            args.ssh_key
+                .clone()
+                .or_else(|| config_ssh_key(&self.project)),
+        )?;
 
         let libvirt = &mut self.libvirt;
         if let Some(uri) = &args.connect {
@@ -553,6 +557,16 @@ pub fn parse_fingerprint(text: &str) -> Result<[u8; 32], String> {
 }
 
 /// `path` made absolute against `base` (a relative vm.toml path is relative to the project).
+/// vm.toml's `ssh_key`: `~/…` in the home folder, a relative path in the project folder.
+pub fn config_ssh_key(project: &Project) -> Option<PathBuf> {
+    let path = project.config.ssh_key.as_ref()?;
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
+    Some(match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => absolute(&project.root, path),
+    })
+}
+
 fn absolute(base: &Path, path: &Path) -> PathBuf {
     let joined = base.join(path);
     std::path::absolute(&joined).unwrap_or(joined)

@@ -182,3 +182,23 @@ fn terraform_vms_start_and_stop_through_the_modules_running_input() {
         .stderr_contains("declares no `running` input");
     project.run(&["destroy", "t2", "--yes"]).success();
 }
+
+#[test]
+fn vm_tomls_ssh_key_may_start_with_a_tilde_and_ssh_uses_its_private_half() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join("keys")).unwrap();
+    let key = home.path().join("keys/id_ed25519");
+    common::keygen(&key, "tilde");
+    let port = common::free_port();
+    let project = Project::new()
+        .file("vm.toml", "ssh_key = \"~/keys/id_ed25519.pub\"\n")
+        .fragment(
+            "h.ini",
+            &format!("h ansible_host=127.0.0.1 ansible_port={port} ansible_ssh_extra_args='-o BatchMode=yes -o ConnectTimeout=2'\n"),
+        );
+    let home_env = format!("HOME={}", home.path().display());
+    // Nothing listens there: ssh fails, after vm printed the command it ran (-v).
+    let run = project.run_under(&["env", &home_env], &["-v", "ssh", "h", "--", "true"]);
+    run.code(255)
+        .stderr_contains(&format!("IdentityFile={}", key.display()));
+}

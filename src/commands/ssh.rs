@@ -108,12 +108,7 @@ pub fn ssh_command(context: &Context, args: &SshArgs) -> Result<Vec<String>, Err
 /// The private half of vm.toml's `ssh_key`, when it names one that exists: the key vm put into
 /// its VMs (ssh would not try it unless it is one of the usual ones).
 fn configured_private_key(context: &Context) -> Option<PathBuf> {
-    let public = context.settings.project.config.ssh_key.as_ref()?;
-    let public = if public.is_absolute() {
-        public.clone()
-    } else {
-        context.settings.project.root.join(public)
-    };
+    let public = crate::settings::config_ssh_key(&context.settings.project)?;
     let private = public.with_extension("");
     (public.extension().is_some_and(|e| e == "pub") && private.is_file()).then_some(private)
 }
