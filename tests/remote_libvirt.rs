@@ -25,12 +25,12 @@ mod common;
 use std::ops::Deref;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use common::Project;
 use common::libvirt::{BASE_IMAGE, Cleanup, start_libvirtd, virsh};
 use common::netns::{DHCP_RANGE, NETWORK, NatLibvirtd, POOL};
+use common::sshd::Sshd;
 
 /// The libvirt network, and the guests on it, that earlier versions of this test made on the
 /// shared libvirtd (the host's network namespace). Removed when found, so that machines which
@@ -101,42 +101,29 @@ impl Drop for RemoteLibvirtd {
     }
 }
 
-/// The "remote host": an sshd on 127.0.0.1 that lets in one key the test made, and the client
-/// side that reaches it (key, known_hosts, ssh config, the wrapper the URI names). The sshd is
-/// stopped when this is dropped.
+/// The "remote host": an sshd on 127.0.0.1 that lets in one key the test made
+/// (`common::sshd`, stopped when this is dropped), and the client side that reaches it
+/// (known_hosts, ssh config, the wrapper the URI names).
 struct RemoteHost {
+    sshd: Sshd,
     dir: tempfile::TempDir,
     port: u16,
 }
 
 impl RemoteHost {
     fn start() -> RemoteHost {
-        assert!(
-            Path::new("/usr/sbin/sshd").is_file(),
-            "this test needs a real OpenSSH server: apt-get install openssh-server (.ci/run does)"
-        );
         let dir = tempfile::Builder::new()
             .prefix("vm-remote-")
             .tempdir()
             .unwrap();
         let d = dir.path().to_path_buf();
-        keygen(&d.join("host_key"));
-        keygen(&d.join("client_key"));
-        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
-        let port = common::free_port();
-        let sshd_config = format!(
-            "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
-             AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\n\
-             PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
-             KbdInteractiveAuthentication no\nUsePAM no\n",
-            d = d.display()
-        );
-        write(&d.join("sshd_config"), &sshd_config, 0o600);
+        let sshd = Sshd::start(&d.join("sshd"));
         // Client side: only these files, never ~/.ssh or /etc/ssh/ssh_config (-F replaces both).
         let ssh_config = format!(
             "UserKnownHostsFile {d}/known_hosts\nGlobalKnownHostsFile /dev/null\n\
-             StrictHostKeyChecking yes\nIdentityFile {d}/client_key\nIdentitiesOnly yes\n\
+             StrictHostKeyChecking yes\nIdentityFile {}\nIdentitiesOnly yes\n\
              BatchMode yes\n",
+            sshd.client_key.display(),
             d = d.display()
         );
         write(&d.join("ssh_config"), &ssh_config, 0o600);
@@ -148,16 +135,9 @@ impl RemoteHost {
             ),
             0o755,
         );
-        let host = RemoteHost { dir, port };
-        host.trust(&d.join("host_key.pub"));
-        std::fs::create_dir_all("/run/sshd").unwrap();
-        let status = Command::new("/usr/sbin/sshd")
-            .arg("-f")
-            .arg(d.join("sshd_config"))
-            .status()
-            .expect("run sshd");
-        // sshd listens before it detaches, so it answers once this returns.
-        assert!(status.success(), "sshd did not start");
+        let port = sshd.port;
+        let host = RemoteHost { sshd, dir, port };
+        host.trust(&host.sshd.host_key.clone());
         host
     }
 
@@ -176,9 +156,9 @@ impl RemoteHost {
         )
     }
 
-    /// Makes known_hosts hold `public_key` (a `.pub` file) for this host, and nothing else.
-    fn trust(&self, public_key: &Path) {
-        let key = std::fs::read_to_string(public_key).unwrap();
+    /// Makes known_hosts hold `key` (`type base64`, a comment ignored) for this host, and
+    /// nothing else.
+    fn trust(&self, key: &str) {
         let key: Vec<&str> = key.split_whitespace().take(2).collect();
         write(
             &self.dir().join("known_hosts"),
@@ -186,19 +166,6 @@ impl RemoteHost {
             0o600,
         );
     }
-}
-
-impl Drop for RemoteHost {
-    fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(self.dir().join("sshd.pid")) {
-            // The sshd this test started (its listener; sessions end with their clients).
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
-    }
-}
-
-fn keygen(path: &Path) {
-    common::keygen(path, "test");
 }
 
 fn write(path: &Path, text: &str, mode: u32) {
@@ -227,7 +194,7 @@ fn project(uri: &str) -> (Project, PathBuf) {
         ),
     );
     let key = project.root().join("id_ed25519");
-    keygen(&key);
+    common::keygen(&key, "test");
     (project, key.with_extension("pub"))
 }
 
@@ -394,8 +361,8 @@ fn a_remote_host_whose_key_is_not_the_known_one_is_refused_and_nothing_is_made()
     let key = key.display().to_string();
     // known_hosts names another key for [127.0.0.1]:PORT: what ssh says of a man in the middle.
     let other = host.dir().join("other_key");
-    keygen(&other);
-    host.trust(&other.with_extension("pub"));
+    common::keygen(&other, "test");
+    host.trust(&std::fs::read_to_string(other.with_extension("pub")).unwrap());
     project
         .run(&provision("rmt-mitm", &key, &[]))
         .code(1)
