@@ -527,9 +527,7 @@ impl Backend for Libvirt {
     /// order that keeps current within maximum); a running domain keeps its size until it is
     /// restarted.
     fn resize(&self, name: &str, memory_mib: u64, vcpus: u32) -> Result<Resized, BackendError> {
-        let domain = self.domain(name)?.ok_or_else(|| {
-            BackendError::Invalid(format!("no domain named {name} at {}", self.uri))
-        })?;
+        let domain = self.existing(name)?;
         let kib = memory_mib * 1024;
         let config = sys::VIR_DOMAIN_MEM_CONFIG;
         let memory = domain
@@ -557,9 +555,7 @@ impl Backend for Libvirt {
 
     /// A hard stop and a start: a guest reboot would keep QEMU, and so the old size.
     fn restart(&self, name: &str) -> Result<(), BackendError> {
-        let domain = self.domain(name)?.ok_or_else(|| {
-            BackendError::Invalid(format!("no domain named {name} at {}", self.uri))
-        })?;
+        let domain = self.existing(name)?;
         if domain.is_active().unwrap_or(false) {
             domain
                 .destroy()

@@ -13,7 +13,7 @@ const POLL: Duration = Duration::from_millis(250);
 
 impl Libvirt {
     /// The domain `name`, or what to do when there is none.
-    fn existing(&self, name: &str) -> Result<Domain, BackendError> {
+    pub(super) fn existing(&self, name: &str) -> Result<Domain, BackendError> {
         self.domain(name)?.ok_or_else(|| {
             BackendError::Invalid(format!(
                 "no domain named {name} at {}; `vm list` shows the VMs there are",

@@ -216,18 +216,27 @@ impl Proxmox {
 
     /// Waits for a task; a `WARNINGS: n` ending is said, not failed.
     fn wait(&self, node: &str, upid: &Value, action: &str) -> Result<(), BackendError> {
-        let upid = upid.as_str().ok_or_else(|| BackendError::Call {
-            action: format!("{action} at {}", self.api.url()),
-            message: format!("PVE answered {upid} instead of a task id"),
+        self.wait_within(node, upid, action, TASK_TIMEOUT)
+            .map_err(|e| self.task_fail(action, e))
+    }
+
+    /// Waits at most `timeout` for a task; a `WARNINGS: n` ending is said, not failed. The
+    /// error is the task's own, for callers that tell its kinds apart.
+    fn wait_within(
+        &self,
+        node: &str,
+        upid: &Value,
+        action: &str,
+        timeout: Duration,
+    ) -> Result<(), TaskError> {
+        let upid = upid.as_str().ok_or_else(|| TaskError::Failed {
+            exit: format!("PVE answered {upid} instead of a task id"),
+            log: String::new(),
         })?;
-        match self.api.wait_task(node, upid, TASK_TIMEOUT) {
-            Ok(None) => Ok(()),
-            Ok(Some(warnings)) => {
-                eprintln!("warning: {action} ended with {warnings} (see the task log in PVE)");
-                Ok(())
-            }
-            Err(e) => Err(self.task_fail(action, e)),
+        if let Some(warnings) = self.api.wait_task(node, upid, timeout)? {
+            eprintln!("warning: {action} ended with {warnings} (see the task log in PVE)");
         }
+        Ok(())
     }
 
     /// The command that removes a VM vm could not remove.
@@ -355,9 +364,7 @@ impl Backend for Proxmox {
     /// `memory` and `cores` in the VM's configuration; on a running VM PVE keeps them pending
     /// until a restart.
     fn resize(&self, name: &str, memory_mib: u64, vcpus: u32) -> Result<Resized, BackendError> {
-        let vm = self.managed(name)?.ok_or_else(|| {
-            BackendError::Invalid(format!("no VM named {name} on {}", self.api.url()))
-        })?;
+        let vm = self.existing(name)?;
         let (memory, cores) = (memory_mib.to_string(), vcpus.to_string());
         self.api
             .put(
@@ -372,9 +379,7 @@ impl Backend for Proxmox {
 
     /// PVE's reboot: a shutdown and a start, which applies pending configuration.
     fn restart(&self, name: &str) -> Result<(), BackendError> {
-        let vm = self.managed(name)?.ok_or_else(|| {
-            BackendError::Invalid(format!("no VM named {name} on {}", self.api.url()))
-        })?;
+        let vm = self.existing(name)?;
         let path = format!("/nodes/{}/qemu/{}/status/reboot", vm.node, vm.vmid);
         let upid = self
             .api

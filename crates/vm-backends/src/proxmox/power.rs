@@ -12,7 +12,7 @@ const TASK_SLACK: Duration = Duration::from_secs(60);
 
 impl Proxmox {
     /// The VM `vm` made named `name`, or what to do when there is none.
-    fn existing(&self, name: &str) -> Result<Resource, BackendError> {
+    pub(super) fn existing(&self, name: &str) -> Result<Resource, BackendError> {
         self.managed(name)?.ok_or_else(|| {
             BackendError::Invalid(format!(
                 "no VM named {name} made by vm on {}; `vm list` shows the VMs there are",
@@ -51,19 +51,8 @@ impl Proxmox {
             .api
             .post(&path, &form)
             .map_err(|e| self.fail(&format!("cannot {what}"), e))?;
-        let upid = upid
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| BackendError::Call {
-                action: format!("{what} at {}", self.api.url()),
-                message: format!("PVE answered {upid} instead of a task id"),
-            })?;
-        match self.api.wait_task(&vm.node, &upid, timeout + TASK_SLACK) {
-            Ok(None) => Ok(Powered::Done),
-            Ok(Some(warnings)) => {
-                eprintln!("warning: {what} ended with {warnings} (see the task log in PVE)");
-                Ok(Powered::Done)
-            }
+        match self.wait_within(&vm.node, &upid, &what, timeout + TASK_SLACK) {
+            Ok(()) => Ok(Powered::Done),
             // PVE's powerdown gives up at the timeout with this exit status.
             Err(super::api::TaskError::Failed { exit, .. }) if exit.contains("got timeout") => {
                 Err(BackendError::Timeout {
