@@ -379,20 +379,38 @@ impl Made<'_> {
         if let Some(address) = &self.created.address {
             return Ok(address.clone());
         }
-        progress.phase("waiting for an address");
-        poll(self.vm.timeout, ADDRESS_POLL, progress, || {
-            self.backend.address(&self.vm.name).ok().flatten()
-        })
-        .map_err(|waited| {
-            guest::GuestError::Timeout {
-                name: self.vm.name.clone(),
-                what: "an address",
-                waited,
-                diagnosis: self.diagnosis(),
-            }
-            .into()
-        })
+        wait_for_address(
+            self.backend,
+            &self.vm.name,
+            self.vm.timeout,
+            progress,
+            &|| self.diagnosis(),
+        )
     }
+}
+
+/// Asks `backend` for `name`'s address until it has one, at most `timeout` (exit 5 then, with
+/// `diagnosis`).
+pub fn wait_for_address(
+    backend: &dyn Backend,
+    name: &str,
+    timeout: Duration,
+    progress: &mut dyn Progress,
+    diagnosis: &dyn Fn() -> String,
+) -> Result<Address, Error> {
+    progress.phase("waiting for an address");
+    poll(timeout, ADDRESS_POLL, progress, || {
+        backend.address(name).ok().flatten()
+    })
+    .map_err(|waited| {
+        guest::GuestError::Timeout {
+            name: name.to_string(),
+            what: "an address",
+            waited,
+            diagnosis: diagnosis(),
+        }
+        .into()
+    })
 }
 
 /// Ports of 127.0.0.1 that the inventory's hosts use (a backend forwarding one avoids them).

@@ -18,8 +18,6 @@ use crate::inventory::model::Inventory;
 use crate::inventory::pyliteral::Value;
 use crate::output::{Progress, print_json};
 
-/// How often the address is asked for after a start.
-const ADDRESS_POLL: Duration = Duration::from_millis(500);
 /// How often SSH is tried while a rebooting guest goes down.
 const DOWN_POLL: Duration = Duration::from_millis(250);
 
@@ -157,22 +155,10 @@ fn current_address(
     if !backend.discovers_address(recorded) {
         return Ok(recorded.clone());
     }
-    progress.phase("waiting for an address");
-    poll(timeout, ADDRESS_POLL, progress, || {
-        backend.address(name).ok().flatten()
-    })
-    .map(|found| Address {
+    let found = crate::pipeline::wait_for_address(backend, name, timeout, progress, &String::new)?;
+    Ok(Address {
         port: recorded.port,
         ..found
-    })
-    .map_err(|waited| {
-        guest::GuestError::Timeout {
-            name: name.to_string(),
-            what: "an address",
-            waited,
-            diagnosis: String::new(),
-        }
-        .into()
     })
 }
 
@@ -268,19 +254,10 @@ fn with_host(text: &str, old: &str, new: &str) -> Option<String> {
 
 /// The fragment's `ansible_host` and `ansible_port`.
 fn recorded_host(text: &str) -> Option<Address> {
-    let mut inventory = Inventory::new();
-    crate::inventory::ini::parse_source(&mut inventory, 0, text).ok()?;
-    let host = inventory.hosts.first()?;
-    let Value::Str(address) = &host.vars.get("ansible_host")?.value else {
-        return None;
-    };
-    let port = match host.vars.get("ansible_port").map(|v| &v.value) {
-        Some(Value::Int(p)) => u16::try_from(*p).ok(),
-        _ => None,
-    };
+    let own = crate::apply::plan::fragment_host(text);
     Some(Address {
-        host: address.clone(),
-        port,
+        host: own.host?,
+        port: own.port,
     })
 }
 
