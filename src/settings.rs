@@ -408,7 +408,7 @@ impl Settings {
             ssh_key,
             groups,
             vars,
-            timeout: Duration::from_secs(args.timeout.or(config.timeout).unwrap_or(TIMEOUT_SECS)),
+            timeout: self.wait_timeout(args.timeout),
             wait: !args.no_wait,
             keep_on_failure: args.keep_on_failure,
             validate: self.validate(args.validate.validate),

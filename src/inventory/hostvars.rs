@@ -19,13 +19,13 @@ pub fn effective(inventory: &Inventory, host: usize) -> HashMap<String, Var> {
         }
     }
     let mut depths = HashMap::new();
-    groups.sort_by(|&a, &b| {
-        let key = |g: GroupId, depths: &mut HashMap<GroupId, usize>| {
-            (depth(inventory, g, depths), inventory.groups[g].priority)
-        };
-        let (ka, kb) = (key(a, &mut depths), key(b, &mut depths));
-        ka.cmp(&kb)
-            .then_with(|| inventory.groups[a].name.cmp(&inventory.groups[b].name))
+    groups.sort_by_cached_key(|&g| {
+        let group = &inventory.groups[g];
+        (
+            depth(inventory, g, &mut depths),
+            group.priority,
+            &group.name,
+        )
     });
     let mut vars = HashMap::new();
     for group in groups {
