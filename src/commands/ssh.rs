@@ -34,11 +34,8 @@ pub fn run(context: &Context, args: &SshArgs) -> Result<(), Error> {
 pub fn ssh_command(context: &Context, args: &SshArgs) -> Result<Vec<String>, Error> {
     let name = &args.name;
     context.require_fragment_dir()?;
-    let sources = merge::collect(&context.settings.project.fragment_dir())?;
-    let inventory = merge::parse_all(&sources).map_err(|errors| merge::MergeError::Invalid {
-        errors,
-        merged: context.settings.project.merged_path(),
-    })?;
+    let project = &context.settings.project;
+    let (_, inventory) = merge::read(&project.fragment_dir(), &project.merged_path())?;
     let host = inventory.host_id(name).ok_or_else(|| {
         Error::Failed(format!(
             "no host {name} in the inventory; `vm inventory list` lists them"

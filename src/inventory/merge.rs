@@ -373,14 +373,24 @@ fn read_in_order(sources: &[Source], mut consume: impl FnMut(usize, Chunk)) {
     });
 }
 
-/// Collects, parses and renders the fragments of `fragment_dir`. [`merge`] also proves that the
-/// rendered text reads back as the same inventory before writing it.
-pub fn build(fragment_dir: &Path, merged_path: &Path) -> Result<Merged, MergeError> {
+/// The fragments of `fragment_dir` and the inventory Ansible reads from them (nothing is
+/// rendered or written; `merged_path` only names the file an error keeps).
+pub fn read(
+    fragment_dir: &Path,
+    merged_path: &Path,
+) -> Result<(Vec<Source>, Inventory), MergeError> {
     let sources = collect(fragment_dir)?;
     let inventory = parse_all(&sources).map_err(|errors| MergeError::Invalid {
         errors,
         merged: merged_path.to_path_buf(),
     })?;
+    Ok((sources, inventory))
+}
+
+/// Collects, parses and renders the fragments of `fragment_dir`. [`merge`] also proves that the
+/// rendered text reads back as the same inventory before writing it.
+pub fn build(fragment_dir: &Path, merged_path: &Path) -> Result<Merged, MergeError> {
+    let (sources, inventory) = read(fragment_dir, merged_path)?;
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     let text = render(
         &inventory,
