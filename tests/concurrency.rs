@@ -468,7 +468,11 @@ fn wait_for_staged(project: &Project, n: usize) {
         let staged = fs::read_dir(&pending)
             .map(|d| {
                 d.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .filter(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        !name.starts_with('.')
+                            && (name.ends_with(".add") || name.ends_with(".remove"))
+                    })
                     .count()
             })
             .unwrap_or(0);

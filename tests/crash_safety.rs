@@ -276,6 +276,14 @@ fn add_killed_at_random_moments_leaves_no_partial_fragment_and_the_old_or_new_in
     eprintln!("crash_safety (add): 15 adds killed; {fragment_temps} fragment temp file(s) seen");
 }
 
+/// The pid of a process that has ended.
+fn gone_pid() -> u32 {
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    pid
+}
+
 #[test]
 fn merge_removes_fragment_temp_files_left_by_a_killed_add() {
     // `add` writes `.NAME.ini.tmp.PID` in inventory.d and renames it; killed in between, the
@@ -295,22 +303,25 @@ fn merge_removes_fragment_temp_files_left_by_a_killed_add() {
 #[test]
 fn a_batch_whose_leader_was_killed_after_changing_a_fragment_is_finished_by_the_next_writer() {
     // A writer staged an invalid fragment and was killed; so was the leader, after it had
-    // journalled the fragment's previous state (absent) and written the change, before merging.
+    // journalled the batch (the fragment's previous state: absent) and moved the staged text
+    // into place, before merging.
     let project = Project::new().fragment("base.ini", "[web]\nweb-1 ansible_host=10.0.0.1\n");
     project.run(&["inventory", "merge"]).success();
     let before = project.read("ansible/inventory.ini").unwrap();
-    let mut gone = std::process::Command::new("true").spawn().unwrap();
-    let dead = gone.id();
-    gone.wait().unwrap();
-    let staged = format!("ansible/.pending/00000000000000000001-{dead}-dead.ini");
+    let dead = gone_pid();
+    let id = format!("00000000000000000001-{dead}-internal-dead.ini");
     let invalid =
         "# vm-managed: backend=external connection=-\n[broken:vars]\nnot a variable line\n";
     project.write(
-        &format!("{staged}.json"),
-        &serde_json::json!({"fragment": "dead.ini", "text": invalid, "validate": "internal"})
-            .to_string(),
+        &format!(
+            "ansible/.pending/batch-00000000000000000002-{}.journal",
+            gone_pid()
+        ),
+        &serde_json::json!([{
+            "id": id, "kind": "add", "fragment": "dead.ini", "previous": null, "text": invalid
+        }])
+        .to_string(),
     );
-    project.write(&format!("{staged}.previous"), "null");
     project.write("ansible/inventory.d/dead.ini", invalid);
 
     project

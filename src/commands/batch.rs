@@ -1,39 +1,130 @@
 //! Group commit of fragment changes: many `vm inventory add/remove` at once cost about one merge.
 //!
-//! A writer stages its change in `ansible/.pending/` (a file written atomically), then waits for
-//! the inventory lock. Whoever holds the lock leads: it applies every staged change it finds to
-//! the fragment folder, merges once, and writes each writer's result next to its change. A
-//! writer that gets the lock and finds its result there is done, without merging. A staged
-//! fragment the merge refuses is put back as it was and only its writer gets the refusal (exit
-//! 3); the others' changes are merged. The invariants stay: `inventory.ini` is replaced
-//! atomically and means what the fragments mean; each writer's exit status says whether its own
-//! change is in the `inventory.ini` it leaves; a writer killed at any point leaves either its
-//! staged change (applied by the next leader) or nothing.
+//! A writer stages its change in `ansible/.pending/`: the fragment's new text as a file
+//! (`<id>.add`, written atomically, mode 0644) or an empty `<id>.remove`, the id naming the
+//! writer's pid, the validation it asked for and the fragment. Then it waits for the inventory
+//! lock. Whoever holds the lock leads: it gathers the changes staged while others keep arriving,
+//! journals the batch (each fragment's previous text and its new one, one file), moves each
+//! staged text into place with a rename, merges once, and answers every writer at once: one
+//! outcomes file, hard-linked as `<id>.result` for each writer. A writer whose result appears
+//! while it waits is done without merging. A staged fragment the merge refuses is put back as it
+//! was and only its writer gets the refusal (exit 3); the others' changes are merged.
+//!
+//! Why these files: creating a file is what costs most here (ext4 looks for a free inode, and
+//! without a journal skips the recently deleted ones), so a change costs one new file, its
+//! staged text, which becomes the fragment; a batch adds two, its journal and its outcomes.
+//!
+//! The invariants stay: `inventory.ini` is replaced atomically and means what the fragments
+//! mean; each writer's exit status says whether its own change is in the `inventory.ini` it
+//! leaves; a writer killed at any point leaves its staged change (applied by the next leader) or
+//! nothing; a leader killed at any point leaves a journal, from which the next leader puts the
+//! fragments back and stages the changes again, or finishes answering a batch already merged.
 
+use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use super::Context;
 use crate::error::Error;
 use crate::fsutil;
-use crate::inventory::fragment::Marker;
+use crate::inventory::fragment::{FRAGMENT_MODE, Marker};
 use crate::inventory::merge::MergeError;
 use crate::project::Validate;
 
 /// Folder of staged changes, in `ansible/`.
 pub const PENDING_DIR: &str = ".pending";
 
-/// A staged change, as written to its file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Staged {
-    /// The fragment's file name.
-    fragment: String,
-    /// The new text; `None` removes the fragment.
-    text: Option<String>,
-    /// Validation asked for.
+/// A staged change's kind, the extension of its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    /// `<id>.add`: the fragment's new text.
+    Add,
+    /// `<id>.remove`: empty; the fragment goes.
+    Remove,
+}
+
+impl Kind {
+    fn extension(self) -> &'static str {
+        match self {
+            Kind::Add => "add",
+            Kind::Remove => "remove",
+        }
+    }
+
+    fn of(path: &Path) -> Option<Kind> {
+        match path.extension()?.to_str()? {
+            "add" => Some(Kind::Add),
+            "remove" => Some(Kind::Remove),
+            _ => None,
+        }
+    }
+}
+
+/// What a staged change's id says: `<time>-<pid>-<validate>-<fragment file name>`.
+#[derive(Debug, Clone)]
+struct Id {
+    /// The whole id, the file name without its extension.
+    text: String,
+    /// The writer's process.
+    pid: u32,
     validate: Validate,
+    /// The fragment's file name in the fragment folder.
+    fragment: String,
+}
+
+impl Id {
+    fn new(validate: Validate, fragment: &str) -> Id {
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let pid = std::process::id();
+        Id {
+            text: format!("{time:020}-{pid}-{}-{fragment}", validate_word(validate)),
+            pid,
+            validate,
+            fragment: fragment.to_string(),
+        }
+    }
+
+    /// The id of a staged or result file, if its name is one.
+    fn parse(path: &Path) -> Option<Id> {
+        let text = path.file_stem()?.to_str()?;
+        let mut parts = text.splitn(4, '-');
+        let (_time, pid, validate, fragment) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let validate = match validate {
+            "auto" => Validate::Auto,
+            "internal" => Validate::Internal,
+            "ansible" => Validate::Ansible,
+            _ => return None,
+        };
+        // A plain `*.ini` name: nothing that could lead out of the fragment folder.
+        if !fragment.ends_with(".ini") || fragment.starts_with('.') || fragment.contains('/') {
+            return None;
+        }
+        Some(Id {
+            text: text.to_string(),
+            pid: pid.parse().ok()?,
+            validate,
+            fragment: fragment.to_string(),
+        })
+    }
+
+    fn file(&self, pending: &Path, extension: &str) -> PathBuf {
+        pending.join(format!("{}.{extension}", self.text))
+    }
+}
+
+fn validate_word(validate: Validate) -> &'static str {
+    match validate {
+        Validate::Auto => "auto",
+        Validate::Internal => "internal",
+        Validate::Ansible => "ansible",
+    }
 }
 
 /// What the leader says to a writer.
@@ -102,65 +193,72 @@ fn stage_and_wait(
             pending.display()
         ))
     })?;
-    let id = format!(
-        "{:020}-{}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-        std::process::id(),
-        file_name
-    );
-    let staged_path = pending.join(format!("{id}.json"));
-    let staged = Staged {
-        fragment: file_name.to_string(),
-        text: text.map(str::to_string),
-        validate,
+    let id = Id::new(validate, file_name);
+    let kind = if text.is_some() {
+        Kind::Add
+    } else {
+        Kind::Remove
     };
-    let json = serde_json::to_vec(&staged)
-        .map_err(|e| Error::Failed(format!("internal error: cannot stage a change: {e}")))?;
-    fsutil::replace(&staged_path, &json, 0o600)
-        .map_err(|e| Error::Failed(format!("cannot write {}: {e}", staged_path.display())))?;
+    let staged = id.file(pending, kind.extension());
+    // Not synced: until a leader applies it nobody was told it is done, so a machine that dies
+    // first may lose it; the leader syncs the file system before its merge makes it count.
+    fsutil::replace_unsynced(&staged, text.unwrap_or_default().as_bytes(), FRAGMENT_MODE)
+        .map_err(|e| Error::Failed(format!("cannot write {}: {e}", staged.display())))?;
     // While waiting, the result may come from another writer's merge: then no lock is needed.
-    let result = staged_path.with_extension("result");
+    let result = id.file(pending, "result");
     let lock = match context.lock_unless(|| result.exists()) {
         Ok(Some(lock)) => lock,
-        Ok(None) => {
-            return match take_result(&staged_path) {
-                Some(outcome) => into_result(outcome, false),
-                None => Err(Error::Failed(format!(
-                    "internal error: the result of {} vanished",
-                    staged_path.display()
-                ))),
-            };
-        }
-        Err(e) => {
-            // Not staged any more: nobody will apply it. A leader may have taken it meanwhile;
-            // then its result says so.
-            return match take_result(&staged_path) {
-                Some(outcome) => into_result(outcome, false),
-                None => {
-                    remove_quietly(&staged_path);
-                    Err(e)
-                }
-            };
-        }
+        Ok(None) => return take_result(&id, pending, false),
+        Err(e) => return withdraw(context, &id, pending, &staged, e),
     };
-    if let Some(outcome) = take_result(&staged_path) {
+    if result.exists() {
         drop(lock);
-        return into_result(outcome, false);
+        return take_result(&id, pending, false);
     }
     lead(context, pending);
     drop(lock);
-    match take_result(&staged_path) {
-        Some(outcome) => into_result(outcome, true),
-        None => Err(Error::Failed(format!(
-            "internal error: the change staged in {} got no result",
-            staged_path.display()
-        ))),
+    take_result(&id, pending, true)
+}
+
+/// The wait for the lock failed (`error`): the change is withdrawn, unless a leader has already
+/// taken it, whose answer is then awaited.
+fn withdraw(
+    context: &Context,
+    id: &Id,
+    pending: &Path,
+    staged: &Path,
+    error: Error,
+) -> Result<Committed, Error> {
+    match fs::remove_file(staged) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        _ => return Err(error),
+    }
+    // Gone: a leader moved it into place and is merging it. It answers before it lets go of the
+    // lock (or, killed, leaves a journal the next leader acts on).
+    let result = id.file(pending, "result");
+    match context.lock_unless(|| result.exists()) {
+        Ok(lock) => {
+            drop(lock);
+            take_result(id, pending, false)
+        }
+        Err(_) => Err(error),
     }
 }
 
-fn into_result(outcome: Outcome, merged_here: bool) -> Result<Committed, Error> {
+/// The answer the leader linked as `<id>.result`, which then goes.
+fn take_result(id: &Id, pending: &Path, merged_here: bool) -> Result<Committed, Error> {
+    let result = id.file(pending, "result");
+    let outcomes = fs::read(&result)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<BTreeMap<String, Outcome>>(&bytes).ok());
+    remove_quietly(&result);
+    let Some(outcome) = outcomes.and_then(|mut o| o.remove(&id.text)) else {
+        return Err(Error::Failed(format!(
+            "internal error: the change staged in {} as {} got no result",
+            pending.display(),
+            id.text
+        )));
+    };
     match outcome.code {
         0 => Ok(Committed {
             existed: outcome.existed,
@@ -172,25 +270,8 @@ fn into_result(outcome: Outcome, merged_here: bool) -> Result<Committed, Error> 
     }
 }
 
-/// The result the leader wrote for a staged change, if any; the change and its result go.
-fn take_result(staged: &Path) -> Option<Outcome> {
-    let result = staged.with_extension("result");
-    let outcome = fs::read(&result)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if outcome.is_some() {
-        // The change first, its result last: a leader that finds the change without a result
-        // takes it for unapplied, so the change must never outlive its result. (A writer takes
-        // its result without the lock, while a leader may be listing the folder.)
-        remove_quietly(staged);
-        remove_quietly(&staged.with_extension("previous"));
-        remove_quietly(&result);
-    }
-    outcome
-}
-
 /// Removes a file of the staging folder; one already gone is fine, and one that cannot be
-/// removed is only a leftover the next leader ignores (its result exists) or cleans.
+/// removed is only a leftover the next leader cleans.
 fn remove_quietly(path: &Path) {
     if let Err(e) = fs::remove_file(path)
         && e.kind() != std::io::ErrorKind::NotFound
@@ -199,65 +280,272 @@ fn remove_quietly(path: &Path) {
     }
 }
 
-/// One change being applied: where, what was there, what to say.
-struct Applied {
-    staged_path: PathBuf,
-    fragment: PathBuf,
+/// How long a leader that finds other writers' changes staged waits for the stream of changes
+/// to pause before it merges: commands started together arrive over a spread of milliseconds,
+/// and a merge of a big inventory started among them runs slowly (it shares the processors with
+/// them) and leaves the rest for a second merge.
+const GATHER_QUIET: Duration = Duration::from_millis(15);
+
+/// How long a leader whose change is the only one staged waits for a second one.
+const GATHER_LONE: Duration = Duration::from_millis(5);
+
+/// The longest a leader gathers changes, however steadily they keep arriving.
+const GATHER_MAX: Duration = Duration::from_millis(500);
+
+/// Under the lock: waits until no new change has arrived for [`GATHER_QUIET`] ([`GATHER_LONE`]
+/// while the leader's own change is the only one), at most [`GATHER_MAX`], so that one merge
+/// takes the writers started together instead of the few that staged first.
+fn gather(pending: &Path) {
+    let arrivals = |seen: &mut HashSet<std::ffi::OsString>| -> usize {
+        fs::read_dir(pending).map_or(0, |d| {
+            d.flatten()
+                .map(|e| e.file_name())
+                .filter(|n| {
+                    Kind::of(Path::new(n)).is_some() && !n.as_encoded_bytes().starts_with(b".")
+                })
+                .filter(|n| seen.insert(n.clone()))
+                .count()
+        })
+    };
+    let mut seen = HashSet::new();
+    let start = Instant::now();
+    let mut last_arrival = start;
+    let mut window = if arrivals(&mut seen) < 2 {
+        GATHER_LONE
+    } else {
+        GATHER_QUIET
+    };
+    while start.elapsed() < GATHER_MAX && last_arrival.elapsed() < window {
+        std::thread::sleep(Duration::from_millis(2));
+        if arrivals(&mut seen) > 0 {
+            last_arrival = Instant::now();
+            window = GATHER_QUIET;
+        }
+    }
+}
+
+/// One change of a batch, as journalled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Change {
+    /// The staged change's id.
+    id: String,
+    kind: Kind,
+    /// The fragment's file name.
+    fragment: String,
+    /// Its text before the batch; `None` when there was none.
     previous: Option<String>,
+    /// The new text (`None` for a removal).
+    text: Option<String>,
+}
+
+/// A change being applied, and what to tell its writer.
+struct Applied {
+    change: Change,
+    pid: u32,
+    path: PathBuf,
+    /// Whether the fragment folder holds the change (else there is nothing to undo).
+    done: bool,
     outcome: Option<Outcome>,
 }
 
-/// Under the lock: applies every staged change without a result, merges once, writes results.
+/// Under the lock: recovers what a killed leader left, gathers, applies every staged change,
+/// merges once, answers every writer.
 fn lead(context: &Context, pending: &Path) {
     let dir = context.settings.project.fragment_dir();
-    let mut entries: Vec<PathBuf> = fs::read_dir(pending)
+    recover(context, pending, &dir);
+    gather(pending);
+    let mut staged: Vec<PathBuf> = fs::read_dir(pending)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    entries.sort();
+    staged.sort();
     let mut batch = Vec::new();
     let mut validate = context.settings.validate;
-    for path in entries {
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
-            continue;
-        }
-        if path.with_extension("result").exists() {
-            // Answered; its writer reads and removes it, unless it was killed meanwhile.
-            if !writer_alive(&path) {
-                for leftover in [
-                    path.with_extension("result"),
-                    path.with_extension("previous"),
-                ] {
-                    remove_quietly(&leftover);
-                }
-                remove_quietly(&path);
-            }
-            continue;
-        }
-        let Some(staged) = fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Staged>(&b).ok())
+    for path in staged {
+        let name_is_hidden = path
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."));
+        let (Some(kind), Some(id), false) = (Kind::of(&path), Id::parse(&path), name_is_hidden)
         else {
+            clean_leftover(&path);
             continue;
         };
-        if staged.validate == Validate::Ansible {
+        if id.validate == Validate::Ansible {
             validate = Validate::Ansible;
-        } else if staged.validate == Validate::Internal && validate == Validate::Auto {
+        } else if id.validate == Validate::Internal && validate == Validate::Auto {
             validate = Validate::Internal;
         }
-        batch.push(apply(&dir, path, staged));
+        batch.push(prepare(&dir, &path, kind, id));
     }
     if batch.is_empty() {
         return;
     }
-    // Journals and fragments were written without a sync each: one sync of the file system
+    let journal = pending.join(format!(
+        "batch-{:020}-{}.journal",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+        std::process::id()
+    ));
+    let changes: Vec<&Change> = batch
+        .iter()
+        .filter(|a| a.outcome.is_none())
+        .map(|a| &a.change)
+        .collect();
+    let journalled = serde_json::to_vec(&changes)
+        .map_err(std::io::Error::other)
+        .and_then(|json| fsutil::replace_unsynced(&journal, &json, 0o600));
+    match journalled {
+        Ok(()) => {
+            for applied in &mut batch {
+                apply(pending, applied);
+            }
+        }
+        Err(e) => {
+            let error = Error::Failed(format!("cannot write {}: {e}", journal.display()));
+            fail_all(context, &mut batch, &error);
+        }
+    }
+    // Journal and fragments were written without a sync each: one sync of the file system
     // makes the whole batch durable before the merge replaces inventory.ini.
     if let Err(e) = fsutil::sync_filesystem(&dir) {
         let error = Error::Failed(format!("cannot sync {}: {e}", dir.display()));
         fail_all(context, &mut batch, &error);
     }
-    let counts = loop {
+    let counts = merge_batch(context, &mut batch, validate);
+    let refused = batch
+        .iter()
+        .filter(|a| a.outcome.as_ref().is_some_and(|o| o.code != 0))
+        .count();
+    context.settings.reporter.detail(format!(
+        "merged {} staged change(s) at once ({refused} refused)",
+        batch.len()
+    ));
+    let outcomes: BTreeMap<String, Outcome> = batch
+        .iter_mut()
+        .map(|a| {
+            let outcome = a.outcome.take().unwrap_or(Outcome {
+                code: 0,
+                message: String::new(),
+                existed: a.change.previous.is_some(),
+                counts,
+            });
+            (a.change.id.clone(), outcome)
+        })
+        .collect();
+    let writers: Vec<(String, u32)> = batch.iter().map(|a| (a.change.id.clone(), a.pid)).collect();
+    answer(pending, &journal, &outcomes, &writers);
+}
+
+/// Reads what a staged change will replace; refuses it (outcome set) when the fragment there is
+/// one `vm` did not write, or, for a removal, is not there.
+fn prepare(dir: &Path, staged: &Path, kind: Kind, id: Id) -> Applied {
+    let path = dir.join(&id.fragment);
+    let name = id.fragment.trim_end_matches(".ini").to_string();
+    let mut applied = Applied {
+        change: Change {
+            id: id.text,
+            kind,
+            fragment: id.fragment,
+            previous: None,
+            text: None,
+        },
+        pid: id.pid,
+        path,
+        done: false,
+        outcome: None,
+    };
+    if kind == Kind::Add {
+        match fs::read_to_string(staged) {
+            Ok(text) => applied.change.text = Some(text),
+            Err(e) => {
+                applied.outcome =
+                    Some(refusal(1, format!("cannot read {}: {e}", staged.display())));
+                return applied;
+            }
+        }
+    }
+    match fs::read_to_string(&applied.path) {
+        Ok(text) if Marker::parse(&text).is_none() => {
+            applied.outcome = Some(refusal(
+                1,
+                format!(
+                    "{} was not written by vm (no marker line), so vm will not change it; edit \
+                     or delete it yourself, or pick another name than {name}",
+                    applied.path.display()
+                ),
+            ));
+        }
+        Ok(text) => applied.change.previous = Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if kind == Kind::Remove {
+                applied.outcome = Some(refusal(
+                    1,
+                    format!(
+                        "no fragment for {name} at {}; `vm inventory list` shows the hosts there are",
+                        applied.path.display()
+                    ),
+                ));
+            }
+        }
+        Err(e) => {
+            applied.outcome = Some(refusal(
+                1,
+                format!("cannot read {}: {e}", applied.path.display()),
+            ));
+        }
+    }
+    applied
+}
+
+/// Puts one journalled change in place: the staged text renamed over the fragment (written
+/// instead when the two folders are on different file systems), or the fragment removed.
+fn apply(pending: &Path, applied: &mut Applied) {
+    if applied.outcome.is_some() {
+        return;
+    }
+    let path = &applied.path;
+    let written = match applied.change.kind {
+        Kind::Add => {
+            let staged = pending.join(format!("{}.add", applied.change.id));
+            match fs::rename(&staged, path) {
+                Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                    let text = applied.change.text.as_deref().unwrap_or_default();
+                    fsutil::replace_unsynced(path, text.as_bytes(), FRAGMENT_MODE)
+                        .inspect(|()| remove_quietly(&staged))
+                }
+                other => other,
+            }
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }
+        // The marker is taken first, as a text is by its rename: a writer that gave up waiting
+        // and finds its staged change gone knows a leader has it.
+        Kind::Remove => {
+            match fs::remove_file(pending.join(format!("{}.remove", applied.change.id))) {
+                Err(e) => Err(format!(
+                    "the staged removal is gone ({e}): its writer withdrew it"
+                )),
+                Ok(()) => match fs::remove_file(path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
+                        "cannot delete {}: {e}; check that its folder is writable by you",
+                        path.display()
+                    )),
+                    _ => Ok(()),
+                },
+            }
+        }
+    };
+    match written {
+        Ok(()) => applied.done = true,
+        Err(message) => applied.outcome = Some(refusal(1, message)),
+    }
+}
+
+/// Merges the applied batch; a change the merge blames is undone and refused alone, and the
+/// merge runs again without it. The counts of the inventory that holds the rest.
+fn merge_batch(context: &Context, batch: &mut [Applied], validate: Validate) -> Counts {
+    loop {
         if batch.iter().all(|a| a.outcome.is_some()) {
-            break Counts::default();
+            return Counts::default();
         }
         match context.merge_locked(Some(validate)) {
             Ok(merged) => {
@@ -268,14 +556,14 @@ fn lead(context: &Context, pending: &Path) {
                 };
                 // The process may end right after; freeing thousands of hosts is wasted time.
                 std::mem::forget(merged);
-                break counts;
+                return counts;
             }
             Err(Error::Merge(MergeError::Invalid { errors, merged })) => {
                 let mut blamed = false;
                 for applied in batch.iter_mut().filter(|a| a.outcome.is_none()) {
                     let own: Vec<String> = errors
                         .iter()
-                        .filter(|e| e.path == applied.fragment)
+                        .filter(|e| e.path == applied.path)
                         .map(ToString::to_string)
                         .collect();
                     if !own.is_empty() {
@@ -295,132 +583,139 @@ fn lead(context: &Context, pending: &Path) {
                 if !blamed {
                     // The folder is invalid for a reason none of these changes brings.
                     let error = Error::Merge(MergeError::Invalid { errors, merged });
-                    fail_all(context, &mut batch, &error);
-                    break Counts::default();
+                    fail_all(context, batch, &error);
+                    return Counts::default();
                 }
             }
             Err(error) => {
-                fail_all(context, &mut batch, &error);
-                break Counts::default();
+                fail_all(context, batch, &error);
+                return Counts::default();
             }
         }
-    };
-    let refused = batch.iter().filter(|a| a.outcome.is_some()).count();
-    context.settings.reporter.detail(format!(
-        "merged {} staged change(s) at once ({refused} refused)",
-        batch.len()
-    ));
-    for applied in &mut batch {
-        let outcome = applied.outcome.take().unwrap_or(Outcome {
-            code: 0,
-            message: String::new(),
-            existed: applied.previous.is_some(),
-            counts,
-        });
-        if !writer_alive(&applied.staged_path) {
-            // Its writer was killed: nobody will read the result; the change itself is done
-            // (merged, or undone).
-            remove_quietly(&applied.staged_path.with_extension("previous"));
-            remove_quietly(&applied.staged_path);
+    }
+}
+
+/// Answers the batch: the outcomes written once and linked as each live writer's
+/// `<id>.result`; then what is left of the staged changes, the journal and the outcomes' own
+/// name go. Written before anything is linked, the outcomes mark the batch as merged: a leader
+/// killed meanwhile leaves them, and the next one finishes here.
+fn answer(
+    pending: &Path,
+    journal: &Path,
+    outcomes: &BTreeMap<String, Outcome>,
+    writers: &[(String, u32)],
+) {
+    let all = journal.with_extension("outcomes");
+    let json = serde_json::to_vec(outcomes).unwrap_or_default();
+    if let Err(e) = fsutil::replace_unsynced(&all, &json, 0o600) {
+        eprintln!(
+            "warning: cannot write {}: {e}; the writers of this batch will report an error \
+             though their changes are merged",
+            all.display()
+        );
+    }
+    finish(pending, journal, writers);
+}
+
+/// The end of [`answer`], also run for a batch a killed leader merged and answered in part.
+fn finish(pending: &Path, journal: &Path, writers: &[(String, u32)]) {
+    let all = journal.with_extension("outcomes");
+    for (id, pid) in writers {
+        // The staged change first, its result last: a leader that found the change without a
+        // result would take it for unapplied.
+        for kind in [Kind::Add, Kind::Remove] {
+            remove_quietly(&pending.join(format!("{id}.{}", kind.extension())));
+        }
+        let result = pending.join(format!("{id}.result"));
+        if !alive(*pid) || result.exists() {
             continue;
         }
-        let json = serde_json::to_vec(&outcome).unwrap_or_default();
-        let result = applied.staged_path.with_extension("result");
-        if let Err(e) = fsutil::replace_unsynced(&result, &json, 0o600) {
+        if let Err(e) = fs::hard_link(&all, &result) {
             eprintln!(
-                "warning: cannot write {}: {e}; its writer will merge again",
+                "warning: cannot link {} as {}: {e}; its writer will report an error",
+                all.display(),
                 result.display()
             );
         }
     }
+    remove_quietly(journal);
+    remove_quietly(&all);
 }
 
-/// Whether the writer that staged `path` (`<time>-<pid>-<fragment>.json`) still runs.
-fn writer_alive(path: &Path) -> bool {
-    let pid = path
+/// What a killed leader left: a batch it merged and answered (its outcomes exist) is finished;
+/// one it did not get that far with is undone from its journal, its changes staged again.
+fn recover(context: &Context, pending: &Path, dir: &Path) {
+    let journals: Vec<PathBuf> = fs::read_dir(pending)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "journal"))
+                .collect()
+        })
+        .unwrap_or_default();
+    for journal in journals {
+        let Some(changes) = fs::read(&journal)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Vec<Change>>(&b).ok())
+        else {
+            // Killed while writing it: a journal is renamed into place whole, so this is a
+            // leftover of another kind; nothing was applied after a journal that is not there.
+            remove_quietly(&journal);
+            continue;
+        };
+        let writers: Vec<(String, u32)> = changes
+            .iter()
+            .map(|c| {
+                let pid = Id::parse(Path::new(&format!("{}.add", c.id))).map_or(0, |id| id.pid);
+                (c.id.clone(), pid)
+            })
+            .collect();
+        if journal.with_extension("outcomes").exists() {
+            finish(pending, &journal, &writers);
+            continue;
+        }
+        for change in &changes {
+            let path = dir.join(&change.fragment);
+            super::restore_fragment(context, &path, change.previous.as_deref());
+            let staged = pending.join(format!("{}.{}", change.id, change.kind.extension()));
+            if !staged.exists() {
+                let text = change.text.as_deref().unwrap_or_default();
+                if let Err(e) = fsutil::replace_unsynced(&staged, text.as_bytes(), FRAGMENT_MODE) {
+                    context.settings.reporter.warn(format!(
+                        "cannot stage {} again in {}: {e}; its change is lost",
+                        change.fragment,
+                        staged.display()
+                    ));
+                }
+            }
+        }
+        remove_quietly(&journal);
+    }
+}
+
+/// Removes a file of the staging folder that is no staged change, once nobody uses it: a result
+/// whose writer is gone, a temp file of a killed writer, outcomes without their journal.
+fn clean_leftover(path: &Path) {
+    let name = path
         .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.split('-').nth(1))
-        .and_then(|p| p.parse::<u32>().ok());
-    pid.is_none_or(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let pid = if name.starts_with('.') {
+        // `.<staged>.tmp.<pid>`
+        name.rsplit('.').next().and_then(|p| p.parse().ok())
+    } else if name.ends_with(".outcomes") {
+        Some(0)
+    } else {
+        Id::parse(path).map(|id| id.pid)
+    };
+    if pid.is_some_and(|pid| !alive(pid)) {
+        remove_quietly(path);
+    }
 }
 
-/// Applies one staged change to the fragment folder, unless the fragment there is one `vm`
-/// did not write (or, for a removal, is not there).
-fn apply(dir: &Path, staged_path: PathBuf, staged: Staged) -> Applied {
-    let fragment = dir.join(&staged.fragment);
-    let mut applied = Applied {
-        staged_path,
-        previous: None,
-        outcome: None,
-        fragment: fragment.clone(),
-    };
-    let name = staged.fragment.trim_end_matches(".ini");
-    // What the fragment was before this change, kept next to it first: a leader killed after
-    // changing the fragment leaves it, so the next leader still knows what to put back.
-    let journal = applied.staged_path.with_extension("previous");
-    if let Some(previous) = fs::read(&journal)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Option<String>>(&b).ok())
-    {
-        applied.previous = previous;
-        return write_change(applied, &staged, name);
-    }
-    match fs::read_to_string(&fragment) {
-        Ok(text) if Marker::parse(&text).is_none() => {
-            applied.outcome = Some(refusal(
-                1,
-                format!(
-                    "{} was not written by vm (no marker line), so vm will not change it; edit \
-                     or delete it yourself, or pick another name than {name}",
-                    fragment.display()
-                ),
-            ));
-            return applied;
-        }
-        Ok(text) => applied.previous = Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            applied.outcome = Some(refusal(
-                1,
-                format!("cannot read {}: {e}", fragment.display()),
-            ));
-            return applied;
-        }
-    }
-    let json = serde_json::to_vec(&applied.previous).unwrap_or_default();
-    if let Err(e) = fsutil::replace_unsynced(&journal, &json, 0o600) {
-        applied.outcome = Some(refusal(
-            1,
-            format!("cannot write {}: {e}", journal.display()),
-        ));
-        return applied;
-    }
-    write_change(applied, &staged, name)
-}
-
-/// Writes (or removes) the fragment as the staged change says.
-fn write_change(mut applied: Applied, staged: &Staged, name: &str) -> Applied {
-    let fragment = applied.fragment.clone();
-    let written = match &staged.text {
-        Some(text) => fsutil::replace_unsynced(&fragment, text.as_bytes(), 0o644)
-            .map_err(|e| format!("cannot write {}: {e}", fragment.display())),
-        None if applied.previous.is_none() && !fragment.exists() => Err(format!(
-            "no fragment for {name} at {}; `vm inventory list` shows the hosts there are",
-            fragment.display()
-        )),
-        None => match fs::remove_file(&fragment) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
-                "cannot delete {}: {e}; check that its folder is writable by you",
-                fragment.display()
-            )),
-            _ => Ok(()),
-        },
-    };
-    if let Err(message) = written {
-        applied.outcome = Some(refusal(1, message));
-    }
-    applied
+/// Whether process `pid` still runs (0: none).
+fn alive(pid: u32) -> bool {
+    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
 }
 
 fn refusal(code: i32, message: String) -> Outcome {
@@ -433,8 +728,11 @@ fn refusal(code: i32, message: String) -> Outcome {
 }
 
 /// Puts a fragment back as it was before its change.
-fn undo(context: &Context, applied: &Applied) {
-    super::restore_fragment(context, &applied.fragment, applied.previous.as_deref());
+fn undo(context: &Context, applied: &mut Applied) {
+    if applied.done {
+        super::restore_fragment(context, &applied.path, applied.change.previous.as_deref());
+        applied.done = false;
+    }
 }
 
 /// Every change of the batch undone, each writer told `error`.

@@ -415,7 +415,7 @@ fn escape_token(input: &str, output: &mut dyn Write) -> std::io::Result<()> {
 
 /// Mode of a fragment: what `File::create` gave it under the usual umask 022; it holds no
 /// secrets, and Ansible run by another user must read it.
-const FRAGMENT_MODE: u32 = 0o644;
+pub const FRAGMENT_MODE: u32 = 0o644;
 
 /// Writes `text` to `path` (mode 0644) through [`fsutil::replace`]: a hidden temp file in the same
 /// folder (neither Ansible nor the merge reads it), fsynced and renamed.

@@ -89,34 +89,17 @@ impl InventoryLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        let start = Instant::now();
-        let mut told = false;
-        let mut pause = Duration::from_millis(2);
-        loop {
-            match file.try_lock() {
-                Ok(()) => break,
-                Err(TryLockError::WouldBlock) => {
-                    if done() {
-                        return Ok(None);
-                    }
-                    let waited = start.elapsed();
-                    if waited >= timeout {
-                        return Err(LockError::Timeout {
-                            holder: holder(&mut file),
-                            path,
-                            waited,
-                        });
-                    }
-                    if !told {
-                        on_wait(&holder(&mut file));
-                        told = true;
-                    }
-                    std::thread::sleep(pause.min(timeout - waited));
-                    pause = (pause * 2).min(Duration::from_millis(10));
+        let mut file = match file.try_lock() {
+            Ok(()) => file,
+            Err(TryLockError::WouldBlock) => {
+                on_wait(&holder(&mut file));
+                match wait_for(file, &path, timeout, done)? {
+                    Some(file) => file,
+                    None => return Ok(None),
                 }
-                Err(TryLockError::Error(e)) => return Err(io(e)),
             }
-        }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        };
         let note = format!("pid {} {}\n", std::process::id(), command);
         file.set_len(0)
             .and_then(|()| file.seek(SeekFrom::Start(0)))
@@ -128,6 +111,66 @@ impl InventoryLock {
     /// Gives the lock back (also done on drop).
     pub fn release(self) {
         drop(self.file);
+    }
+}
+
+/// How often a waiter blocked on the lock asks whether it still needs it.
+const DONE_CHECK: Duration = Duration::from_millis(20);
+
+/// Blocks for the lock on `file` (a thread waits in `flock`, so the lock is taken the moment it is
+/// free, without polling), asking `done` every [`DONE_CHECK`] meanwhile. `Ok(None)` when `done`
+/// holds first. A thread still waiting when this gives up releases the lock as soon as it gets
+/// it: nobody takes the file back from it.
+fn wait_for(
+    file: File,
+    path: &Path,
+    timeout: Duration,
+    done: impl Fn() -> bool,
+) -> Result<Option<File>, LockError> {
+    let io = |source| LockError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let start = Instant::now();
+    if done() {
+        return Ok(None);
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("inventory-lock".into())
+        .spawn(move || {
+            let locked = file.lock().map(|()| file);
+            // Sending fails only when the waiter gave up; the file (and the lock) then goes.
+            let _ = sender.send(locked);
+        })
+        .map_err(io)?;
+    loop {
+        let waited = start.elapsed();
+        if waited >= timeout {
+            let holder = File::open(path).map_or_else(
+                |_| "another process".to_string(),
+                |mut file| holder(&mut file),
+            );
+            return Err(LockError::Timeout {
+                path: path.to_path_buf(),
+                holder,
+                waited,
+            });
+        }
+        match receiver.recv_timeout(DONE_CHECK.min(timeout - waited)) {
+            Ok(Ok(file)) => return Ok(Some(file)),
+            Ok(Err(e)) => return Err(io(e)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if done() {
+                    return Ok(None);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(io(std::io::Error::other(
+                    "internal error: the thread waiting for the lock ended without it",
+                )));
+            }
+        }
     }
 }
 
