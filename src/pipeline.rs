@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::backend::{Backend, CreateEnv, Created, HostKeySource, NewVm};
-use crate::commands::Context;
+use crate::commands::{Context, batch};
 use crate::error::Error;
 use crate::guest::hostkey::{self, HostKey};
 use crate::guest::wait::{poll, tail};
@@ -345,20 +345,30 @@ impl Made<'_> {
             marker: marker.clone(),
         };
         let text = spec.render(&project.templates_dir())?;
-        let _lock = context.lock()?;
+        // The key is pinned before the host is in the inventory, so Ansible never reaches it
+        // unpinned; the fragment then joins the next coalesced merge (many provisions ending
+        // together cost about one merge).
         if let Some(key) = &pinned {
+            let _lock = context.lock()?;
             hostkey::record(&known_hosts, name, key)?;
         }
-        let merged = context
-            .publish_fragment(&self.fragment_path, &text, None, Some(self.vm.validate))
-            .inspect_err(|_| {
-                if let Err(e) = hostkey::forget(&known_hosts, name) {
-                    context.settings.reporter.warn(format!(
-                        "{e}; remove the line of {name} from {} yourself",
-                        known_hosts.display()
-                    ));
-                }
-            })?;
+        let committed = batch::commit(
+            context,
+            &format!("{name}.ini"),
+            Some(&text),
+            self.vm.validate,
+        )
+        .inspect_err(|_| {
+            let forgotten = context
+                .lock()
+                .and_then(|_lock| Ok(hostkey::forget(&known_hosts, name)?));
+            if let Err(e) = forgotten {
+                context.settings.reporter.warn(format!(
+                    "{e}; remove the line of {name} from {} yourself",
+                    known_hosts.display()
+                ));
+            }
+        })?;
         Ok(ProvisionRow {
             name: name.clone(),
             backend: marker.backend.clone(),
@@ -369,7 +379,7 @@ impl Made<'_> {
             user,
             fragment: self.fragment_path.clone(),
             host_key: if first_use { "first-use" } else { "pinned" },
-            hosts: merged.inventory.hosts.len(),
+            hosts: committed.counts.hosts,
             seconds: 0.0,
         })
     }

@@ -8,6 +8,7 @@ mod common;
 use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write as _};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -439,8 +440,19 @@ fn concurrent_adds_of_one_name_leave_one_complete_fragment_and_a_matching_invent
     assert_eq!(project.temp_files(), Vec::<String>::new());
 }
 
-/// Starts `vm -v inventory add NAME ADDRESS` in the background, output captured.
+/// Starts `vm -v inventory add NAME ADDRESS --validate internal` in the background, output
+/// captured.
 fn spawn_add(project: &Project, name: &str, address: &str) -> std::process::Child {
+    spawn_add_validated(project, name, address, "internal")
+}
+
+/// [`spawn_add`] with `--validate VALIDATE`.
+fn spawn_add_validated(
+    project: &Project,
+    name: &str,
+    address: &str,
+    validate: &str,
+) -> std::process::Child {
     std::process::Command::new(common::vm_bin())
         .arg("--project")
         .arg(project.root())
@@ -451,7 +463,7 @@ fn spawn_add(project: &Project, name: &str, address: &str) -> std::process::Chil
             name,
             address,
             "--validate",
-            "internal",
+            validate,
         ])
         .env_remove("VM_PROJECT")
         .stdin(std::process::Stdio::null())
@@ -592,4 +604,68 @@ fn thirty_two_adds_at_once_on_a_big_inventory_need_fewer_merges_than_adds() {
         );
     }
     println!("32 adds on 3,000 hosts: {merges} merges");
+}
+
+#[test]
+fn adds_merged_at_once_with_validate_ansible_run_the_real_ansible_inventory_once() {
+    // The configured ansible-inventory is the real one behind a wrapper that counts its runs.
+    let real = common::ansible_bin().join("ansible-inventory");
+    let project = Project::new().fragment("base.ini", "[base]\nbase-1 ansible_host=10.0.0.1\n");
+    let runs = project.root().join("ansible-runs");
+    let wrapper = project.root().join("counting-ansible-inventory");
+    fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nexec '{}' \"$@\"\n",
+            runs.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let project = project.file(
+        "vm.toml",
+        &format!("ansible_inventory = {:?}\n", wrapper.display().to_string()),
+    );
+    project
+        .run(&["inventory", "merge", "--validate", "internal"])
+        .success();
+    let holder = FakeHolder::take(&project, "pid 1 test holding the lock\n");
+    let children: Vec<std::process::Child> = (1..=4)
+        .map(|i| {
+            spawn_add_validated(
+                &project,
+                &format!("checked-{i}"),
+                &format!("10.0.3.{i}"),
+                "ansible",
+            )
+        })
+        .collect();
+    wait_for_staged(&project, 4);
+    drop(holder);
+    let mut merges = 0;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        merges += stderr.matches("staged change(s) at once").count();
+    }
+    assert_eq!(
+        merges, 1,
+        "the four waiting changes were not merged at once"
+    );
+    let counted = fs::read_to_string(&runs).unwrap_or_default();
+    assert_eq!(
+        counted.lines().count(),
+        1,
+        "ansible-inventory ran {} times for one coalesced merge",
+        counted.lines().count()
+    );
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    for i in 1..=4 {
+        assert!(
+            merged.contains(&format!("\nchecked-{i} ansible_host=10.0.3.{i}")),
+            "{merged}"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::plan::{Action, Step};
 use super::{FILE_DETAIL, KEY_DETAIL};
 use crate::cli::{DestroyArgs, ValidateArg};
-use crate::commands::Context;
+use crate::commands::{Context, batch};
 use crate::error::Error;
 use crate::inventory::fragment::{Address, FragmentSpec, Marker};
 use crate::output::{Board, Progress};
@@ -212,10 +212,15 @@ fn update(context: &Context, step: &Step, what: &[String], options: &Options) ->
             marker,
         };
         let text = spec.render(&context.settings.project.templates_dir())?;
-        {
-            let _lock = context.lock()?;
-            context.publish_fragment(path, &text, Some(&previous), validate.validate)?;
-        }
+        let file_name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        batch::commit(
+            context,
+            &file_name,
+            Some(&text),
+            context.settings.validate(validate.validate),
+        )?;
         let sized: Vec<&str> = what
             .iter()
             .filter(|w| w.starts_with("memory") || w.starts_with("vCPUs"))

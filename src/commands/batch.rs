@@ -202,8 +202,19 @@ fn stage_and_wait(
     let staged = id.file(pending, kind.extension());
     // Not synced: until a leader applies it nobody was told it is done, so a machine that dies
     // first may lose it; the leader syncs the file system before its merge makes it count.
-    fsutil::replace_unsynced(&staged, text.unwrap_or_default().as_bytes(), FRAGMENT_MODE)
-        .map_err(|e| Error::Failed(format!("cannot write {}: {e}", staged.display())))?;
+    let bytes = text.unwrap_or_default().as_bytes();
+    let mut written = fsutil::replace_unsynced(&staged, bytes, FRAGMENT_MODE);
+    for _ in 0..3 {
+        // Another writer, done, may have removed the folder while it looked empty.
+        match written {
+            Err(ref e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let _ = fs::create_dir_all(pending);
+                written = fsutil::replace_unsynced(&staged, bytes, FRAGMENT_MODE);
+            }
+            _ => break,
+        }
+    }
+    written.map_err(|e| Error::Failed(format!("cannot write {}: {e}", staged.display())))?;
     // While waiting, the result may come from another writer's merge: then no lock is needed.
     let result = id.file(pending, "result");
     let lock = match context.lock_unless(|| result.exists()) {
