@@ -276,6 +276,57 @@ fn add_killed_at_random_moments_leaves_no_partial_fragment_and_the_old_or_new_in
     eprintln!("crash_safety (add): 15 adds killed; {fragment_temps} fragment temp file(s) seen");
 }
 
+#[test]
+fn a_batch_whose_leader_was_killed_after_answering_in_part_is_tidied_without_undoing_it() {
+    // The leader had merged its batch and written the outcomes (the batch's commit point), then
+    // was killed before linking the results and removing its journal. Its change stays merged;
+    // the next writer only removes what is left.
+    let project = Project::new().fragment("base.ini", "[web]\nweb-1 ansible_host=10.0.0.1\n");
+    let id = format!("00000000000000000001-{}-internal-kept.ini", gone_pid());
+    let text = "# vm-managed: backend=external connection=-\n[web]\nkept ansible_host=10.0.0.7\n";
+    project.write("ansible/inventory.d/kept.ini", text);
+    project.run(&["inventory", "merge"]).success();
+    let batch = format!("ansible/.pending/batch-00000000000000000002-{}", gone_pid());
+    project.write(
+        &format!("{batch}.journal"),
+        &serde_json::json!([{
+            "id": id, "kind": "add", "fragment": "kept.ini", "previous": null, "text": text
+        }])
+        .to_string(),
+    );
+    project.write(
+        &format!("{batch}.outcomes"),
+        &serde_json::json!({ id.clone(): {
+            "code": 0, "message": "", "existed": false,
+            "counts": {"fragments": 2, "hosts": 2, "groups": 1}
+        }})
+        .to_string(),
+    );
+
+    // Only the new change is merged: the finished batch is not staged and merged again.
+    project
+        .run(&[
+            "-v",
+            "inventory",
+            "add",
+            "next",
+            "10.0.0.2",
+            "--validate",
+            "internal",
+        ])
+        .success()
+        .stderr_contains("merged 1 staged change(s) at once");
+    assert_eq!(
+        project.read("ansible/inventory.d/kept.ini").as_deref(),
+        Some(text.as_bytes()),
+        "the merged change was undone"
+    );
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    assert!(merged.contains("\nkept ansible_host=10.0.0.7"), "{merged}");
+    assert!(merged.contains("\nnext ansible_host=10.0.0.2"), "{merged}");
+    assert!(!project.root().join("ansible/.pending").exists());
+}
+
 /// The pid of a process that has ended.
 fn gone_pid() -> u32 {
     let mut gone = std::process::Command::new("true").spawn().unwrap();
