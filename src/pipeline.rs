@@ -355,7 +355,7 @@ impl Made<'_> {
         let committed = batch::commit(
             context,
             &format!("{name}.ini"),
-            Some(&text),
+            batch::Request::Write(&text),
             self.vm.validate,
         )
         .inspect_err(|_| {

@@ -282,3 +282,29 @@ fn a_workspace_deleted_behind_the_tools_back_is_an_orphan_that_prune_removes() {
         .code(4)
         .stdout_contains("no fragment: VM tf-lost");
 }
+
+#[test]
+fn destroy_keeps_the_fragment_gone_when_another_fragment_makes_the_merge_refuse() {
+    let (project, dir, dir_text) = project_with_module(BASIC);
+    project
+        .run(&provision("tf-gone", &dir_text, &["--group", "web"]))
+        .success();
+    let before = project.read("ansible/inventory.ini").unwrap();
+    project.write(
+        "ansible/inventory.d/broken.ini",
+        "[broken:vars]\nnot a variable line\n",
+    );
+    project
+        .run(&["destroy", "tf-gone", "--yes"])
+        .code(3)
+        .stderr_contains("tf-gone's fragment is removed but inventory.ini was not rebuilt");
+    // The VM is gone, so is its fragment (the merge's refusal does not bring it back), and
+    // inventory.ini stays what it was until the broken fragment is fixed.
+    assert_eq!(workspaces(&dir), Vec::<String>::new());
+    assert!(project.read("ansible/inventory.d/tf-gone.ini").is_none());
+    assert_eq!(project.read("ansible/inventory.ini").unwrap(), before);
+    assert!(!project.root().join("ansible/.pending").exists());
+    std::fs::remove_file(project.root().join("ansible/inventory.d/broken.ini")).unwrap();
+    project.run(&["inventory", "merge"]).success();
+    assert!(!read(&project, "ansible/inventory.ini").contains("tf-gone"));
+}

@@ -218,7 +218,7 @@ fn update(context: &Context, step: &Step, what: &[String], options: &Options) ->
         batch::commit(
             context,
             &file_name,
-            Some(&text),
+            batch::Request::Write(&text),
             context.settings.validate(validate.validate),
         )?;
         let sized: Vec<&str> = what

@@ -45,6 +45,9 @@ enum Kind {
     Add,
     /// `<id>.remove`: empty; the fragment goes.
     Remove,
+    /// `<id>.gone`: empty; the fragment of a destroyed VM goes, and stays gone even when the
+    /// merge fails (its VM is not there to come back to).
+    Gone,
 }
 
 impl Kind {
@@ -52,6 +55,7 @@ impl Kind {
         match self {
             Kind::Add => "add",
             Kind::Remove => "remove",
+            Kind::Gone => "gone",
         }
     }
 
@@ -59,6 +63,7 @@ impl Kind {
         match path.extension()?.to_str()? {
             "add" => Some(Kind::Add),
             "remove" => Some(Kind::Remove),
+            "gone" => Some(Kind::Gone),
             _ => None,
         }
     }
@@ -162,16 +167,27 @@ pub struct Committed {
     pub merged_here: bool,
 }
 
-/// Stages `text` (or the removal, `None`) for fragment `file_name`, and returns once it is in
-/// `inventory.ini`, or refused.
+/// A change to one fragment.
+#[derive(Debug, Clone, Copy)]
+pub enum Request<'a> {
+    /// The fragment's new text.
+    Write(&'a str),
+    /// The fragment goes; put back if the merge refuses.
+    Remove,
+    /// The fragment of a destroyed VM goes, and stays gone even if the merge refuses.
+    RemoveDestroyed,
+}
+
+/// Stages `request` for fragment `file_name`, and returns once it is in `inventory.ini`, or
+/// refused.
 pub fn commit(
     context: &Context,
     file_name: &str,
-    text: Option<&str>,
+    request: Request<'_>,
     validate: Validate,
 ) -> Result<Committed, Error> {
     let pending = context.settings.project.ansible_dir().join(PENDING_DIR);
-    let result = stage_and_wait(context, &pending, file_name, text, validate);
+    let result = stage_and_wait(context, &pending, file_name, request, validate);
     // An empty staging folder goes; one still in use by other writers stays (removing a
     // non-empty folder fails, which is the point).
     let _ = fs::remove_dir(&pending);
@@ -182,7 +198,7 @@ fn stage_and_wait(
     context: &Context,
     pending: &Path,
     file_name: &str,
-    text: Option<&str>,
+    request: Request<'_>,
     validate: Validate,
 ) -> Result<Committed, Error> {
     let fragment = context.settings.project.fragment_dir().join(file_name);
@@ -194,15 +210,15 @@ fn stage_and_wait(
         ))
     })?;
     let id = Id::new(validate, file_name);
-    let kind = if text.is_some() {
-        Kind::Add
-    } else {
-        Kind::Remove
+    let (kind, text) = match request {
+        Request::Write(text) => (Kind::Add, text),
+        Request::Remove => (Kind::Remove, ""),
+        Request::RemoveDestroyed => (Kind::Gone, ""),
     };
     let staged = id.file(pending, kind.extension());
     // Not synced: until a leader applies it nobody was told it is done, so a machine that dies
     // first may lose it; the leader syncs the file system before its merge makes it count.
-    let bytes = text.unwrap_or_default().as_bytes();
+    let bytes = text.as_bytes();
     let mut written = fsutil::replace_unsynced(&staged, bytes, FRAGMENT_MODE);
     for _ in 0..3 {
         // Another writer, done, may have removed the folder while it looked empty.
@@ -488,7 +504,7 @@ fn prepare(dir: &Path, staged: &Path, kind: Kind, id: Id) -> Applied {
         }
         Ok(text) => applied.change.previous = Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if kind == Kind::Remove {
+            if kind != Kind::Add {
                 applied.outcome = Some(refusal(
                     1,
                     format!(
@@ -530,8 +546,9 @@ fn apply(pending: &Path, applied: &mut Applied) {
         }
         // The marker is taken first, as a text is by its rename: a writer that gave up waiting
         // and finds its staged change gone knows a leader has it.
-        Kind::Remove => {
-            match fs::remove_file(pending.join(format!("{}.remove", applied.change.id))) {
+        Kind::Remove | Kind::Gone => {
+            let kind = applied.change.kind.extension();
+            match fs::remove_file(pending.join(format!("{}.{kind}", applied.change.id))) {
                 Err(e) => Err(format!(
                     "the staged removal is gone ({e}): its writer withdrew it"
                 )),
@@ -634,7 +651,7 @@ fn finish(pending: &Path, journal: &Path, writers: &[(String, u32)]) {
     for (id, pid) in writers {
         // The staged change first, its result last: a leader that found the change without a
         // result would take it for unapplied.
-        for kind in [Kind::Add, Kind::Remove] {
+        for kind in [Kind::Add, Kind::Remove, Kind::Gone] {
             remove_quietly(&pending.join(format!("{id}.{}", kind.extension())));
         }
         let result = pending.join(format!("{id}.result"));
@@ -738,9 +755,9 @@ fn refusal(code: i32, message: String) -> Outcome {
     }
 }
 
-/// Puts a fragment back as it was before its change.
+/// Puts a fragment back as it was before its change (a destroyed VM's stays gone).
 fn undo(context: &Context, applied: &mut Applied) {
-    if applied.done {
+    if applied.done && applied.change.kind != Kind::Gone {
         super::restore_fragment(context, &applied.path, applied.change.previous.as_deref());
         applied.done = false;
     }

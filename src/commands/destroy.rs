@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use serde::Serialize;
 
-use super::{Context, RecordDeletion};
+use super::{Context, RecordDeletion, batch};
 use crate::backend::Target;
 use crate::cli::DestroyArgs;
 use crate::error::Error;
@@ -106,24 +106,34 @@ pub fn destroy_one(
     if marker.is_some() {
         let project = &context.settings.project;
         let path = project.fragment_dir().join(format!("{name}.ini"));
-        let _lock = context.lock()?;
-        hostkey::forget(&project.known_hosts(), name)?;
-        std::fs::remove_file(&path).map_err(|e| {
-            Error::Failed(format!(
-                "{name} is destroyed but its fragment {} cannot be deleted: {e}; delete it, then `vm inventory merge`",
-                path.display()
-            ))
-        })?;
-        row.fragment_removed = true;
-        match context.merge_locked(args.validate.validate) {
+        {
+            let _lock = context.lock()?;
+            hostkey::forget(&project.known_hosts(), name)?;
+        }
+        // With the next coalesced merge; the fragment stays gone even if that merge is refused.
+        let committed = batch::commit(
+            context,
+            &format!("{name}.ini"),
+            batch::Request::RemoveDestroyed,
+            context.settings.validate(args.validate.validate),
+        );
+        row.fragment_removed = !path.exists();
+        match committed {
             Ok(_) => reporter.info(format!("removed {name} from the inventory")),
-            Err(e) => {
+            Err(e) if row.fragment_removed => {
                 // The VM is gone: its fragment must not come back, so the inventory stays as
                 // it was until the other fragment is fixed.
                 reporter.warn(format!(
                     "{name}'s fragment is removed but inventory.ini was not rebuilt: {e}"
                 ));
                 return Err(e);
+            }
+            Err(e) => {
+                return Err(Error::Failed(format!(
+                    "{name} is destroyed but its fragment {} is still there: {e}; delete it, \
+                     then `vm inventory merge`",
+                    path.display()
+                )));
             }
         }
     }

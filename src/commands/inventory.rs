@@ -202,7 +202,7 @@ fn add(
     let committed = batch::commit(
         context,
         &spec.file_name(),
-        Some(&text),
+        batch::Request::Write(&text),
         context.settings.validate(mode),
     )?;
     let verb = if committed.existed {
@@ -234,7 +234,7 @@ fn remove(context: &Context, name: &str, mode: Option<Validate>) -> Result<(), E
     let committed = batch::commit(
         context,
         &format!("{name}.ini"),
-        None,
+        batch::Request::Remove,
         context.settings.validate(mode),
     )?;
     context
