@@ -304,16 +304,11 @@ fn a_batch_whose_leader_was_killed_after_answering_in_part_is_tidied_without_und
     );
 
     // Only the new change is merged: the finished batch is not staged and merged again.
+    let verbose: Vec<&str> = std::iter::once("-v")
+        .chain(ADD_NEXT.iter().copied())
+        .collect();
     project
-        .run(&[
-            "-v",
-            "inventory",
-            "add",
-            "next",
-            "10.0.0.2",
-            "--validate",
-            "internal",
-        ])
+        .run(&verbose)
         .success()
         .stderr_contains("merged 1 staged change(s) at once");
     assert_eq!(
@@ -326,6 +321,16 @@ fn a_batch_whose_leader_was_killed_after_answering_in_part_is_tidied_without_und
     assert!(merged.contains("\nnext ansible_host=10.0.0.2"), "{merged}");
     assert!(!project.root().join("ansible/.pending").exists());
 }
+
+/// The add the batch tests run after a leader was killed.
+const ADD_NEXT: &[&str] = &[
+    "inventory",
+    "add",
+    "next",
+    "10.0.0.2",
+    "--validate",
+    "internal",
+];
 
 /// The pid of a process that has ended.
 fn gone_pid() -> u32 {
@@ -375,16 +380,7 @@ fn a_batch_whose_leader_was_killed_after_changing_a_fragment_is_finished_by_the_
     );
     project.write("ansible/inventory.d/dead.ini", invalid);
 
-    project
-        .run(&[
-            "inventory",
-            "add",
-            "next",
-            "10.0.0.2",
-            "--validate",
-            "internal",
-        ])
-        .success();
+    project.run(ADD_NEXT).success();
     // The invalid change is undone from the journal, the valid one merged, nothing left over.
     assert!(project.read("ansible/inventory.d/dead.ini").is_none());
     let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
