@@ -669,3 +669,80 @@ fn adds_merged_at_once_with_validate_ansible_run_the_real_ansible_inventory_once
         );
     }
 }
+
+#[test]
+fn invalid_adds_among_many_at_once_are_refused_alone_while_a_reader_sees_only_whole_valid_files() {
+    // The project's fragment template makes the fragment of every `bad-*` host one Ansible
+    // refuses; 4 of the 32 adds started together are such.
+    let template = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/inventory.ini.tera"),
+    )
+    .unwrap();
+    let project = Project::new().file(
+        "templates/inventory.ini.tera",
+        &format!(
+            "{template}{{% if host is starting_with(pat=\"bad-\") %}}[broken:vars]\nnot a variable line\n{{% endif %}}\n"
+        ),
+    );
+    let names: Vec<String> = (0..32)
+        .map(|i| {
+            if i % 8 == 3 {
+                format!("bad-{i:02}")
+            } else {
+                format!("ok-{i:02}")
+            }
+        })
+        .collect();
+    let commands: Vec<Vec<String>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| add_args(name, &format!("10.0.4.{}", i + 1), &["web"]))
+        .collect();
+    let reader = Reader::start(&project.inventory_ini());
+    let runs = run_all_at_once(&project, &commands);
+    std::thread::sleep(Duration::from_millis(50));
+    let (reads, seen) = reader.finish();
+
+    let valid: BTreeSet<String> = names
+        .iter()
+        .filter(|n| n.starts_with("ok-"))
+        .cloned()
+        .collect();
+    for (name, run) in names.iter().zip(&runs) {
+        if name.starts_with("bad-") {
+            run.code(3)
+                .stderr_contains(&format!("{name}.ini"))
+                .stderr_contains("not a variable line");
+        } else {
+            run.success();
+        }
+    }
+    let final_text = project.read("ansible/inventory.ini").unwrap();
+    assert_eq!(
+        host_lines(&String::from_utf8_lossy(&final_text)),
+        valid,
+        "inventory.ini does not hold exactly the 28 valid hosts"
+    );
+    for name in names.iter().filter(|n| n.starts_with("bad-")) {
+        assert!(
+            project
+                .read(&format!("ansible/inventory.d/{name}.ini"))
+                .is_none(),
+            "the refused {name}.ini was left in inventory.d"
+        );
+    }
+    assert!(!project.root().join("ansible/.pending").exists());
+    assert_merge_is_a_no_op(&project);
+    eprintln!(
+        "reader: {reads} reads, {} distinct complete texts",
+        seen.len()
+    );
+    assert!(
+        seen.contains_key(&final_text),
+        "the reader never saw the final file"
+    );
+    for text in seen.keys() {
+        // Whole, and never holding a refused host.
+        assert_complete(text, &valid);
+    }
+}
