@@ -12,6 +12,7 @@ use std::fs;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Project;
+use common::reader::Reader;
 use common::rng::{Rng, seed_from_env};
 use common::tree::{Entry, snapshot};
 
@@ -388,4 +389,121 @@ fn a_batch_whose_leader_was_killed_after_changing_a_fragment_is_finished_by_the_
     assert_ne!(project.read("ansible/inventory.ini").unwrap(), before);
     assert!(!project.root().join("ansible/.pending").exists());
     project.run(&["inventory", "check"]).success();
+}
+
+#[test]
+fn batches_with_writers_killed_at_random_leave_whole_files_and_tell_every_survivor_the_truth() {
+    let seed = seed();
+    eprintln!("crash_safety (batches) seed: {seed} (replay with VM_CRASH_SEED={seed})");
+    let mut rng = Rng::new(seed ^ 0xBA7C);
+    // The template makes every `bad-*` host's fragment one Ansible refuses.
+    let template = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/inventory.ini.tera"),
+    )
+    .unwrap();
+    let project = Project::new().file(
+        "templates/inventory.ini.tera",
+        &format!(
+            "{template}{{% if host is starting_with(pat=\"bad-\") %}}[broken:vars]\nnot a variable line\n{{% endif %}}\n"
+        ),
+    );
+    let mut files = BTreeMap::new();
+    for i in 0..1000 {
+        let name = format!("vm-{i:05}");
+        write_fragment(&project, &mut files, &name, &fragment_text(&name, i, 0));
+    }
+    let span = merge_to_completion(&project).as_micros() as usize * 2;
+    let reader = Reader::start(&project.inventory_ini());
+    let mut told_merged = Vec::new();
+    let mut kills = 0;
+    for round in 0..6 {
+        let names: Vec<String> = (0..12)
+            .map(|k| {
+                if k % 6 == 5 {
+                    format!("bad-{round}-{k}")
+                } else {
+                    format!("ok-{round}-{k}")
+                }
+            })
+            .collect();
+        let mut children: Vec<(String, std::process::Child)> = names
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let address = format!("10.7.{round}.{}", k + 1);
+                let args = [
+                    "-q",
+                    "inventory",
+                    "add",
+                    name,
+                    &address,
+                    "--validate",
+                    "internal",
+                ];
+                (name.clone(), project.spawn(&args))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_micros(rng.below(span + 1) as u64));
+        for (_, child) in children.iter_mut() {
+            if rng.below(3) == 0 {
+                child.kill().ok();
+                kills += 1;
+            }
+        }
+        for (name, mut child) in children {
+            let status = child.wait().expect("reap an add");
+            match status.code() {
+                Some(0) => {
+                    assert!(name.starts_with("ok-"), "round {round}: {name} was merged");
+                    told_merged.push(name);
+                }
+                Some(3) => assert!(name.starts_with("bad-"), "round {round}: {name} refused"),
+                None => {} // killed
+                Some(code) => panic!("round {round} (seed {seed}): {name} exited {code}"),
+            }
+        }
+    }
+    // One more writer leads for whatever the killed ones left staged or half-done.
+    project
+        .run(&[
+            "-q",
+            "inventory",
+            "add",
+            "last",
+            "10.7.9.9",
+            "--validate",
+            "internal",
+        ])
+        .success();
+    std::thread::sleep(Duration::from_millis(50));
+    let (reads, _) = reader.finish();
+    eprintln!("crash_safety (batches): {kills} writers killed, {reads} whole reads");
+
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    for name in &told_merged {
+        assert!(
+            merged.contains(&format!("\n{name} ansible_host=")),
+            "seed {seed}: {name} was told it is merged but inventory.ini lacks it"
+        );
+    }
+    let on_disk = snapshot(&project.inventory_d());
+    for (file, entry) in &on_disk {
+        assert!(
+            !file.starts_with("bad-"),
+            "seed {seed}: refused {file} left"
+        );
+        let Entry::File(Ok(bytes)) = entry else {
+            panic!("seed {seed}: {file} is not a readable file");
+        };
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            text.starts_with("# vm-managed: ") && text.ends_with('\n'),
+            "seed {seed}: {file} is not whole:\n{text}"
+        );
+    }
+    // Nothing staged is left, and inventory.ini means what the fragments mean.
+    assert!(!project.root().join("ansible/.pending").exists());
+    let before = project.read("ansible/inventory.ini").unwrap();
+    project.run(&["-q", "inventory", "merge"]).success();
+    assert_eq!(project.read("ansible/inventory.ini").unwrap(), before);
 }

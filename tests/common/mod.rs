@@ -14,6 +14,7 @@ pub mod bind;
 pub mod guest;
 pub mod libvirt;
 pub mod netns;
+pub mod reader;
 pub mod rng;
 pub mod sshd;
 pub mod tree;
