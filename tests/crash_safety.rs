@@ -323,6 +323,43 @@ fn a_batch_whose_leader_was_killed_after_answering_in_part_is_tidied_without_und
     assert!(!project.root().join("ansible/.pending").exists());
 }
 
+#[test]
+fn a_plain_merge_after_a_killed_leader_undoes_its_half_batch_instead_of_publishing_it() {
+    // The leader applied a staged change and was killed before merging; then `vm inventory
+    // merge` (not a batch leader) takes the lock. It must not publish the half-done batch.
+    let project = Project::new().fragment("base.ini", "[web]\nweb-1 ansible_host=10.0.0.1\n");
+    project.run(&["inventory", "merge"]).success();
+    let before = project.read("ansible/inventory.ini").unwrap();
+    let id = format!("00000000000000000001-{}-internal-half.ini", gone_pid());
+    let text = "# vm-managed: backend=external connection=-\n[web]\nhalf ansible_host=10.0.0.8\n";
+    project.write(
+        &format!(
+            "ansible/.pending/batch-00000000000000000002-{}.journal",
+            gone_pid()
+        ),
+        &serde_json::json!([{
+            "id": id, "kind": "add", "fragment": "half.ini", "previous": null, "text": text
+        }])
+        .to_string(),
+    );
+    project.write("ansible/inventory.d/half.ini", text);
+
+    project.run(&["inventory", "merge"]).success();
+    assert!(project.read("ansible/inventory.d/half.ini").is_none());
+    assert_eq!(project.read("ansible/inventory.ini").unwrap(), before);
+    // Staged again, it lands with the next batch.
+    assert!(
+        project
+            .read(&format!("ansible/.pending/{id}.add"))
+            .is_some()
+    );
+    project.run(ADD_NEXT).success();
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    assert!(merged.contains("\nhalf ansible_host=10.0.0.8"), "{merged}");
+    assert!(merged.contains("\nnext ansible_host=10.0.0.2"), "{merged}");
+    assert!(!project.root().join("ansible/.pending").exists());
+}
+
 /// The add the batch tests run after a leader was killed.
 const ADD_NEXT: &[&str] = &[
     "inventory",

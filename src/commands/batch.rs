@@ -670,6 +670,15 @@ fn finish(pending: &Path, journal: &Path, writers: &[(String, u32)]) {
     remove_quietly(&all);
 }
 
+/// Under the lock, for commands that merge by themselves: what a killed leader left, dealt with
+/// as [`recover`] does.
+pub fn recover_left(context: &Context) {
+    let pending = context.settings.project.ansible_dir().join(PENDING_DIR);
+    if pending.is_dir() {
+        recover(context, &pending, &context.settings.project.fragment_dir());
+    }
+}
+
 /// What a killed leader left: a batch it merged and answered (its outcomes exist) is finished;
 /// one it did not get that far with is undone from its journal, its changes staged again.
 fn recover(context: &Context, pending: &Path, dir: &Path) {

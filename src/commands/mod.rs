@@ -216,15 +216,19 @@ impl Context {
         }
     }
 
-    /// Takes the inventory lock, telling the user whom we wait for.
+    /// Takes the inventory lock, telling the user whom we wait for. A batch of coalesced
+    /// changes whose leader was killed half-way is undone first (its changes staged again for
+    /// the next leader), so that no merge under this lock publishes half of it.
     pub fn lock(&self) -> Result<InventoryLock, Error> {
         let reporter = self.settings.reporter;
-        Ok(InventoryLock::acquire(
+        let lock = InventoryLock::acquire(
             &self.settings.project.ansible_dir(),
             self.settings.lock_timeout,
             &self.command_line,
             |holder| reporter.info(format!("waiting for the inventory lock, held by {holder}")),
-        )?)
+        )?;
+        batch::recover_left(self);
+        Ok(lock)
     }
 
     /// Takes the inventory lock, unless `done` comes to hold while waiting (`None` then).
