@@ -421,6 +421,9 @@ pub enum BackendError {
     /// Input that the host cannot satisfy (memory, CPUs, image, pool, name taken).
     #[error("{0}")]
     Invalid(String),
+    /// The VM is shut off, and the command needs it running (reboot, console).
+    #[error("{0} is not running; `vm start {0}` starts it")]
+    NotRunning(String),
     /// A libvirt call or a Terraform run failed.
     #[error("{action}: {message}")]
     Call {

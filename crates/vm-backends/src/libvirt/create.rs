@@ -10,6 +10,7 @@ use virt::storage_vol::StorageVol;
 use virt::stream::Stream;
 use vm::backend::{BackendError, DomainType, Firmware, KernelBoot, NetworkChoice};
 use vm::guest::seed::Seed;
+use vm::inventory::shlex::quote;
 
 use super::preflight::BaseImage;
 use super::xml::{NAMESPACE, escape_xml};
@@ -106,9 +107,11 @@ impl Libvirt {
 
     /// The command that removes what is left of `name` when vm could not.
     pub fn cleanup(&self, name: &str) -> String {
+        // A line to paste into a shell: the URI may hold `&` and `;` (`?socket=…&command=…`).
+        let uri = quote(&self.uri);
+        let name = quote(name);
         format!(
-            "virsh -c {} destroy {name}; virsh -c {} undefine {name} --nvram --remove-all-storage",
-            self.uri, self.uri
+            "virsh -c {uri} destroy {name}; virsh -c {uri} undefine {name} --nvram --remove-all-storage"
         )
     }
 

@@ -51,9 +51,7 @@ impl Libvirt {
                     .map_err(libvirt_error(format!("cannot shut down {name}")))?;
                 self.wait_until_off(&domain, name, timeout)
             }
-            Power::Reboot { .. } if !running => Err(BackendError::Invalid(format!(
-                "{name} is not running; `vm start {name}` starts it"
-            ))),
+            Power::Reboot { .. } if !running => Err(BackendError::NotRunning(name.to_string())),
             Power::Reboot { force: true } => domain
                 .reset()
                 .map(|_| Powered::Done)
@@ -94,9 +92,7 @@ impl Libvirt {
     pub fn console_command(&self, name: &str) -> Result<Vec<String>, BackendError> {
         let domain = self.existing(name)?;
         if !domain.is_active().unwrap_or(false) {
-            return Err(BackendError::Invalid(format!(
-                "{name} is not running; `vm start {name}` starts it"
-            )));
+            return Err(BackendError::NotRunning(name.to_string()));
         }
         let virsh = vm::fsutil::find_program("virsh").ok_or_else(|| {
             BackendError::Invalid(

@@ -21,6 +21,7 @@ use vm::backend::{
 };
 use vm::inventory::check::Presence;
 use vm::inventory::fragment::Address;
+use vm::inventory::shlex::quote;
 use vm::project::Project;
 use vm::settings::ProxmoxSettings;
 
@@ -243,8 +244,9 @@ impl Proxmox {
     fn cleanup(&self, vmid: Option<u32>, node: Option<&str>, name: &str) -> String {
         match (vmid, node) {
             (Some(vmid), Some(node)) => format!(
-                "ssh root@{node} qm destroy {vmid} --purge 1 --destroy-unreferenced-disks 1 \
-                 (or, in the PVE web UI, VM {vmid} → More → Remove with Purge)"
+                "ssh {} qm destroy {vmid} --purge 1 --destroy-unreferenced-disks 1 \
+                 (or, in the PVE web UI, VM {vmid} → More → Remove with Purge)",
+                quote(&format!("root@{node}"))
             ),
             _ => format!(
                 "in the PVE web UI at {}, the VM named {name} → More → Remove with Purge",

@@ -35,9 +35,7 @@ impl Proxmox {
             Power::Start if running => return Ok(Powered::Already),
             Power::Stop { .. } if !running => return Ok(Powered::Already),
             Power::Reboot { .. } if !running => {
-                return Err(BackendError::Invalid(format!(
-                    "{name} is not running; `vm start {name}` starts it"
-                )));
+                return Err(BackendError::NotRunning(name.to_string()));
             }
             Power::Start => ("start", Vec::new()),
             Power::Stop { force: true } => ("stop", Vec::new()),

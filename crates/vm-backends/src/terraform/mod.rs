@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use vm::backend::{BackendError, Destroyed};
 use vm::fsutil;
+use vm::inventory::shlex::quote;
 
 /// One Terraform module driven by `vm`.
 pub struct Terraform {
@@ -498,11 +499,14 @@ impl Terraform {
 
     /// The commands that remove what is left of `name` when vm could not.
     pub fn cleanup(&self, name: &str) -> String {
+        // A line to paste into a shell: every path and name quoted where it needs to be.
+        let path = |p: &Path| quote(&p.display().to_string());
         format!(
-            "TF_WORKSPACE={name} {bin} -chdir={dir} destroy -var-file={vars} && {bin} -chdir={dir} workspace delete {name}",
-            bin = self.bin.display(),
-            dir = self.dir.display(),
-            vars = self.vars_file(name).display()
+            "TF_WORKSPACE={name} {bin} {dir} destroy {vars} && {bin} {dir} workspace delete {name}",
+            name = quote(name),
+            bin = path(&self.bin),
+            dir = quote(&format!("-chdir={}", self.dir.display())),
+            vars = quote(&format!("-var-file={}", self.vars_file(name).display())),
         )
     }
 }
@@ -528,5 +532,24 @@ fn remove_vars(path: &Path) -> Result<(), BackendError> {
             "cannot delete {}: {e}; delete it yourself",
             path.display()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cleanup_line_quotes_a_module_folder_a_shell_would_split_or_expand() {
+        let root = std::env::temp_dir().join(format!("vm-tf-cleanup-{}", std::process::id()));
+        let dir = root.join("my module; $(touch x)");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("main.tf"), "").unwrap();
+        let terraform = Terraform::new("/bin/true", &dir, &root.join("state")).unwrap();
+        let line = terraform.cleanup("web-1");
+        fs::remove_dir_all(&root).unwrap();
+        let expected_dir = format!("'-chdir={}'", dir.display());
+        assert!(line.contains(&expected_dir), "{line}");
+        assert!(line.starts_with("TF_WORKSPACE=web-1 /bin/true "), "{line}");
     }
 }
