@@ -9,7 +9,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
@@ -445,18 +444,9 @@ fn wait_for_staged(project: &Project, n: usize) {
 #[test]
 fn adds_waiting_together_are_merged_at_once_and_an_invalid_one_is_refused_alone() {
     // The project's fragment template makes the fragment of `bad-host` one Ansible refuses.
-    let template = fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/inventory.ini.tera"),
-    )
-    .unwrap();
     let project = Project::new()
         .fragment("base.ini", "[base]\nbase-1 ansible_host=10.0.0.1\n")
-        .file(
-            "templates/inventory.ini.tera",
-            &format!(
-                "{template}{{% if host == \"bad-host\" %}}[broken:vars]\nnot a variable line\n{{% endif %}}\n"
-            ),
-        );
+        .refusing_hosts_where(r#"host == "bad-host""#);
     project.run(&["inventory", "merge"]).success();
     let holder = FakeHolder::take(&project, "pid 1 test holding the lock\n");
     let good = ["good-1", "good-2", "good-3", "good-4"];
@@ -620,16 +610,7 @@ fn adds_merged_at_once_with_validate_ansible_run_the_real_ansible_inventory_once
 fn invalid_adds_among_many_at_once_are_refused_alone_while_a_reader_sees_only_whole_valid_files() {
     // The project's fragment template makes the fragment of every `bad-*` host one Ansible
     // refuses; 4 of the 32 adds started together are such.
-    let template = fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/inventory.ini.tera"),
-    )
-    .unwrap();
-    let project = Project::new().file(
-        "templates/inventory.ini.tera",
-        &format!(
-            "{template}{{% if host is starting_with(pat=\"bad-\") %}}[broken:vars]\nnot a variable line\n{{% endif %}}\n"
-        ),
-    );
+    let project = Project::new().refusing_hosts_where(r#"host is starting_with(pat="bad-")"#);
     let names: Vec<String> = (0..32)
         .map(|i| {
             if i % 8 == 3 {

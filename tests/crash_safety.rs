@@ -434,16 +434,7 @@ fn batches_with_writers_killed_at_random_leave_whole_files_and_tell_every_surviv
     eprintln!("crash_safety (batches) seed: {seed} (replay with VM_CRASH_SEED={seed})");
     let mut rng = Rng::new(seed ^ 0xBA7C);
     // The template makes every `bad-*` host's fragment one Ansible refuses.
-    let template = fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/inventory.ini.tera"),
-    )
-    .unwrap();
-    let project = Project::new().file(
-        "templates/inventory.ini.tera",
-        &format!(
-            "{template}{{% if host is starting_with(pat=\"bad-\") %}}[broken:vars]\nnot a variable line\n{{% endif %}}\n"
-        ),
-    );
+    let project = Project::new().refusing_hosts_where(r#"host is starting_with(pat="bad-")"#);
     let mut files = BTreeMap::new();
     for i in 0..1000 {
         let name = format!("vm-{i:05}");

@@ -84,6 +84,21 @@ impl Project {
         self
     }
 
+    /// The shipped fragment template, extended so that the fragment of every host for which the
+    /// Tera `condition` holds (`host == "bad"`) gets a line Ansible refuses.
+    pub fn refusing_hosts_where(self, condition: &str) -> Self {
+        let shipped = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/inventory.ini.tera"),
+        )
+        .expect("read the shipped fragment template");
+        self.file(
+            "templates/inventory.ini.tera",
+            &format!(
+                "{shipped}{{% if {condition} %}}[broken:vars]\nnot a variable line\n{{% endif %}}\n"
+            ),
+        )
+    }
+
     /// [`Project::file`] for a project in use: write (or replace) a file, relative to its root.
     pub fn write(&self, relative: &str, contents: &str) {
         write_file(&self.root().join(relative), contents.as_bytes());
