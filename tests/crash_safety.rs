@@ -360,6 +360,20 @@ fn a_plain_merge_after_a_killed_leader_undoes_its_half_batch_instead_of_publishi
     assert!(!project.root().join("ansible/.pending").exists());
 }
 
+#[test]
+fn staged_files_of_an_older_vm_whose_writers_are_gone_are_cleaned_by_the_next_batch() {
+    let project = Project::new().fragment("base.ini", "[web]\nweb-1 ansible_host=10.0.0.1\n");
+    let old = format!(
+        "ansible/.pending/00000000000000000001-{}-old.ini",
+        gone_pid()
+    );
+    for extension in ["json", "previous", "result"] {
+        project.write(&format!("{old}.{extension}"), "{}");
+    }
+    project.run(ADD_NEXT).success();
+    assert!(!project.root().join("ansible/.pending").exists());
+}
+
 /// The add the batch tests run after a leader was killed.
 const ADD_NEXT: &[&str] = &[
     "inventory",

@@ -731,7 +731,8 @@ fn recover(context: &Context, pending: &Path, dir: &Path) {
 }
 
 /// Removes a file of the staging folder that is no staged change, once nobody uses it: a result
-/// whose writer is gone, a temp file of a killed writer, outcomes without their journal.
+/// whose writer is gone, a temp file of a killed writer, outcomes without their journal, a
+/// change in an older format whose writer is gone.
 fn clean_leftover(path: &Path) {
     let name = path
         .file_name()
@@ -743,7 +744,17 @@ fn clean_leftover(path: &Path) {
     } else if name.ends_with(".outcomes") {
         Some(0)
     } else {
-        Id::parse(path).map(|id| id.pid)
+        // `<time>-<pid>-…`: results of writers gone, and what an older `vm` staged (`.json`,
+        // `.previous`, `.result` of the format before this one) once its writer is gone.
+        let mut parts = name.splitn(3, '-');
+        match (parts.next(), parts.next()) {
+            (Some(time), Some(pid))
+                if time.len() == 20 && time.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                pid.parse().ok()
+            }
+            _ => None,
+        }
     };
     if pid.is_some_and(|pid| !alive(pid)) {
         remove_quietly(path);
