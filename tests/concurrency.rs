@@ -673,3 +673,41 @@ fn invalid_adds_among_many_at_once_are_refused_alone_while_a_reader_sees_only_wh
         assert_complete(text, &valid);
     }
 }
+
+#[test]
+fn two_changes_of_one_fragment_in_a_batch_apply_in_order_and_refusing_the_second_keeps_the_first() {
+    let project = Project::new()
+        .fragment("base.ini", "[base]\nbase-1 ansible_host=10.0.0.1\n")
+        .refusing_hosts_where(r#""ansible_host=10.0.5.2" in vars"#);
+    project.run(&["inventory", "merge"]).success();
+    let holder = FakeHolder::take(&project, "pid 1 test holding the lock\n");
+    let first = spawn_add(&project, "twin", "10.0.5.1");
+    wait_for_staged(&project, 1);
+    let second = spawn_add(&project, "twin", "10.0.5.2");
+    wait_for_staged(&project, 2);
+    drop(holder);
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        second.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let fragment =
+        String::from_utf8(project.read("ansible/inventory.d/twin.ini").unwrap()).unwrap();
+    assert!(
+        fragment.contains("twin ansible_host=10.0.5.1"),
+        "{fragment}"
+    );
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    assert!(merged.contains("\ntwin ansible_host=10.0.5.1"), "{merged}");
+    assert!(!project.root().join("ansible/.pending").exists());
+    project.run(&["inventory", "check"]).success();
+}

@@ -385,7 +385,8 @@ fn lead(context: &Context, pending: &Path) {
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     staged.sort();
-    let mut batch = Vec::new();
+    let mut batch: Vec<Applied> = Vec::new();
+    let mut earlier = std::collections::HashMap::new();
     let mut validate = context.settings.validate;
     for path in staged {
         let name_is_hidden = path
@@ -401,7 +402,11 @@ fn lead(context: &Context, pending: &Path) {
         } else if id.validate == Validate::Internal && validate == Validate::Auto {
             validate = Validate::Internal;
         }
-        batch.push(prepare(&dir, &path, kind, id));
+        let applied = prepare(&dir, &path, kind, id, &earlier);
+        if applied.outcome.is_none() {
+            earlier.insert(applied.change.fragment.clone(), applied.change.text.clone());
+        }
+        batch.push(applied);
     }
     if batch.is_empty() {
         return;
@@ -465,7 +470,15 @@ fn lead(context: &Context, pending: &Path) {
 
 /// Reads what a staged change will replace; refuses it (outcome set) when the fragment there is
 /// one `vm` did not write, or, for a removal, is not there.
-fn prepare(dir: &Path, staged: &Path, kind: Kind, id: Id) -> Applied {
+/// `earlier` holds what the batch's earlier changes leave of a fragment (`None`: removed): a
+/// second change of one fragment in a batch replaces the first, as it would one after the other.
+fn prepare(
+    dir: &Path,
+    staged: &Path,
+    kind: Kind,
+    id: Id,
+    earlier: &std::collections::HashMap<String, Option<String>>,
+) -> Applied {
     let path = dir.join(&id.fragment);
     let name = id.fragment.trim_end_matches(".ini").to_string();
     let mut applied = Applied {
@@ -491,7 +504,12 @@ fn prepare(dir: &Path, staged: &Path, kind: Kind, id: Id) -> Applied {
             }
         }
     }
-    match fs::read_to_string(&applied.path) {
+    let current = match earlier.get(&applied.change.fragment) {
+        Some(Some(text)) => Ok(text.clone()),
+        Some(None) => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+        None => fs::read_to_string(&applied.path),
+    };
+    match current {
         Ok(text) if Marker::parse(&text).is_none() => {
             applied.outcome = Some(refusal(
                 1,
@@ -588,7 +606,13 @@ fn merge_batch(context: &Context, batch: &mut [Applied], validate: Validate) -> 
             }
             Err(Error::Merge(MergeError::Invalid { errors, merged })) => {
                 let mut blamed = false;
-                for applied in batch.iter_mut().filter(|a| a.outcome.is_none()) {
+                // Newest first, and only the newest change of a fragment: the text on disk is
+                // its; once it is undone, the next merge judges the text it puts back.
+                let mut judged = HashSet::new();
+                for applied in batch.iter_mut().rev().filter(|a| a.outcome.is_none()) {
+                    if !judged.insert(applied.path.clone()) {
+                        continue;
+                    }
                     let own: Vec<String> = errors
                         .iter()
                         .filter(|e| e.path == applied.path)
@@ -711,7 +735,8 @@ fn recover(context: &Context, pending: &Path, dir: &Path) {
             finish(pending, &journal, &writers);
             continue;
         }
-        for change in &changes {
+        // Newest first: a fragment changed twice in the batch gets back what it held before.
+        for change in changes.iter().rev() {
             let path = dir.join(&change.fragment);
             super::restore_fragment(context, &path, change.previous.as_deref());
             let staged = pending.join(format!("{}.{}", change.id, change.kind.extension()));
@@ -785,7 +810,8 @@ fn undo(context: &Context, applied: &mut Applied) {
 
 /// Every change of the batch undone, each writer told `error`.
 fn fail_all(context: &Context, batch: &mut [Applied], error: &Error) {
-    for applied in batch.iter_mut().filter(|a| a.outcome.is_none()) {
+    // Newest first: a fragment changed twice gets back what it held before the batch.
+    for applied in batch.iter_mut().rev().filter(|a| a.outcome.is_none()) {
         undo(context, applied);
         applied.outcome = Some(refusal(error.exit_code(), error.to_string()));
     }

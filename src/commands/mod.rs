@@ -139,7 +139,10 @@ pub fn locate(
 pub fn restore_fragment(context: &Context, path: &std::path::Path, previous: Option<&str>) {
     let restored = match previous {
         Some(text) => crate::inventory::fragment::write(path, text).map_err(|e| e.to_string()),
-        None => std::fs::remove_file(path).map_err(|e| e.to_string()),
+        None => match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.to_string()),
+            _ => Ok(()),
+        },
     };
     if let Err(e) = restored {
         context.settings.reporter.warn(format!(
