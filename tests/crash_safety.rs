@@ -324,39 +324,34 @@ fn a_batch_whose_leader_was_killed_after_answering_in_part_is_tidied_without_und
 }
 
 #[test]
-fn a_plain_merge_after_a_killed_leader_undoes_its_half_batch_instead_of_publishing_it() {
-    // The leader applied a staged change and was killed before merging; then `vm inventory
-    // merge` (not a batch leader) takes the lock. It must not publish the half-done batch.
+fn a_plain_merge_after_a_killed_leader_redoes_its_half_batch_as_a_batch_instead_of_publishing_it() {
+    // The leader applied two staged changes, one of them invalid, and was killed before merging;
+    // then `vm inventory merge` (not a writer) takes the lock. Publishing the folder as it is
+    // would fail on the invalid fragment; redone as a batch, the invalid change is refused alone
+    // and the valid one lands.
     let project = Project::new().fragment("base.ini", "[web]\nweb-1 ansible_host=10.0.0.1\n");
     project.run(&["inventory", "merge"]).success();
-    let before = project.read("ansible/inventory.ini").unwrap();
-    let id = format!("00000000000000000001-{}-internal-half.ini", gone_pid());
+    let half = format!("00000000000000000001-{}-internal-half.ini", gone_pid());
+    let broken = format!("00000000000000000002-{}-internal-broken.ini", gone_pid());
     let text = "# vm-managed: backend=external connection=-\n[web]\nhalf ansible_host=10.0.0.8\n";
+    let invalid =
+        "# vm-managed: backend=external connection=-\n[broken:vars]\nnot a variable line\n";
     project.write(
-        &format!(
-            "ansible/.pending/batch-00000000000000000002-{}.journal",
-            gone_pid()
-        ),
-        &serde_json::json!([{
-            "id": id, "kind": "add", "fragment": "half.ini", "previous": null, "text": text
-        }])
+        &format!("ansible/.pending/batch-00000000000000000003-{}.journal", gone_pid()),
+        &serde_json::json!([
+            {"id": half, "kind": "add", "fragment": "half.ini", "previous": null, "text": text},
+            {"id": broken, "kind": "add", "fragment": "broken.ini", "previous": null, "text": invalid}
+        ])
         .to_string(),
     );
     project.write("ansible/inventory.d/half.ini", text);
+    project.write("ansible/inventory.d/broken.ini", invalid);
 
     project.run(&["inventory", "merge"]).success();
-    assert!(project.read("ansible/inventory.d/half.ini").is_none());
-    assert_eq!(project.read("ansible/inventory.ini").unwrap(), before);
-    // Staged again, it lands with the next batch.
-    assert!(
-        project
-            .read(&format!("ansible/.pending/{id}.add"))
-            .is_some()
-    );
-    project.run(ADD_NEXT).success();
+    assert!(project.read("ansible/inventory.d/broken.ini").is_none());
     let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
     assert!(merged.contains("\nhalf ansible_host=10.0.0.8"), "{merged}");
-    assert!(merged.contains("\nnext ansible_host=10.0.0.2"), "{merged}");
+    assert!(!merged.contains("broken"), "{merged}");
     assert!(!project.root().join("ansible/.pending").exists());
 }
 
@@ -371,6 +366,28 @@ fn staged_files_of_an_older_vm_whose_writers_are_gone_are_cleaned_by_the_next_ba
         project.write(&format!("{old}.{extension}"), "{}");
     }
     project.run(ADD_NEXT).success();
+    assert!(!project.root().join("ansible/.pending").exists());
+}
+
+#[test]
+fn a_change_left_staged_by_a_killed_writer_is_applied_by_the_next_merge() {
+    let project = Project::new().fragment("base.ini", "[web]\nweb-1 ansible_host=10.0.0.1\n");
+    project.run(&["inventory", "merge"]).success();
+    let text = "# vm-managed: backend=external connection=-\n[web]\nleft ansible_host=10.0.0.9\n";
+    project.write(
+        &format!(
+            "ansible/.pending/00000000000000000001-{}-internal-left.ini.add",
+            gone_pid()
+        ),
+        text,
+    );
+    project.run(&["inventory", "merge"]).success();
+    assert_eq!(
+        project.read("ansible/inventory.d/left.ini").as_deref(),
+        Some(text.as_bytes())
+    );
+    let merged = String::from_utf8(project.read("ansible/inventory.ini").unwrap()).unwrap();
+    assert!(merged.contains("\nleft ansible_host=10.0.0.9"), "{merged}");
     assert!(!project.root().join("ansible/.pending").exists());
 }
 

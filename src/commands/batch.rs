@@ -694,6 +694,19 @@ fn finish(pending: &Path, journal: &Path, writers: &[(String, u32)]) {
     remove_quietly(&all);
 }
 
+/// Under the lock, for `vm inventory merge`: changes left staged (their writers were killed
+/// before any leader took them) are applied and merged as the next writer would; the folder goes
+/// when nothing else is left in it.
+pub fn apply_staged(context: &Context) {
+    let pending = context.settings.project.ansible_dir().join(PENDING_DIR);
+    let staged = fs::read_dir(&pending)
+        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| Kind::of(&e.path()).is_some())));
+    if staged {
+        lead(context, &pending);
+    }
+    let _ = fs::remove_dir(&pending);
+}
+
 /// Under the lock, for commands that merge by themselves: what a killed leader left, dealt with
 /// as [`recover`] does.
 pub fn recover_left(context: &Context) {

@@ -137,6 +137,7 @@ fn print_merge_result(context: &Context, merged: &Merged) -> Result<(), Error> {
 fn merge(context: &Context, mode: Option<Validate>) -> Result<(), Error> {
     context.require_fragment_dir()?;
     let _lock = context.lock()?;
+    batch::apply_staged(context);
     let merged = context.merge_locked(mode)?;
     let printed = print_merge_result(context, &merged);
     // The process ends right after; freeing thousands of hosts one by one would only delay it.
