@@ -298,17 +298,20 @@ fn a_stopped_network_is_refused_with_the_commands_that_start_it_and_nothing_is_m
     );
 }
 
+/// A 0700 temporary folder, as `mktemp -d` makes: QEMU cannot enter it.
+fn private_folder(prefix: &str) -> tempfile::TempDir {
+    let private = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
+    chmod(private.path(), 0o700);
+    private
+}
+
 #[test]
 fn a_pool_in_a_folder_qemu_cannot_enter_is_refused_with_chmod_and_works_after_it() {
     setup();
     let mut scratch = Scratch::default();
     let (base_pool, base_dir) = scratch.pool_with_base("pbase");
-    // A 0700 temporary folder, as `mktemp -d` makes, with the pool's folder inside.
-    let private = tempfile::Builder::new()
-        .prefix("pf-private")
-        .tempdir()
-        .unwrap();
-    chmod(private.path(), 0o700);
+    // The pool's folder inside a private one.
+    let private = private_folder("pf-private");
     let pool_dir = private.path().join("pool");
     std::fs::create_dir(&pool_dir).unwrap();
     chmod(&pool_dir, 0o755);
@@ -340,11 +343,7 @@ fn a_kernel_in_a_folder_qemu_cannot_enter_is_refused_with_chmod() {
     setup();
     let mut scratch = Scratch::default();
     let (pool, _) = scratch.pool_with_base("kern");
-    let private = tempfile::Builder::new()
-        .prefix("pf-kernel")
-        .tempdir()
-        .unwrap();
-    chmod(private.path(), 0o700);
+    let private = private_folder("pf-kernel");
     let kernel = private.path().join("vmlinuz");
     std::fs::write(&kernel, b"not a kernel: refused before QEMU would read it").unwrap();
     let name = unique("kern-vm");
