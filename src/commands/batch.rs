@@ -25,6 +25,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use super::Context;
@@ -59,7 +60,12 @@ impl Kind {
         }
     }
 
+    /// The kind of a staged change's file; `None` for any other file, hidden temp files
+    /// included.
     fn of(path: &Path) -> Option<Kind> {
+        if path.file_name()?.as_encoded_bytes().starts_with(b".") {
+            return None;
+        }
         match path.extension()?.to_str()? {
             "add" => Some(Kind::Add),
             "remove" => Some(Kind::Remove),
@@ -81,14 +87,22 @@ struct Id {
     fragment: String,
 }
 
+/// Nanoseconds since 1970, the first part of the names this module gives: they sort in time.
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 impl Id {
     fn new(validate: Validate, fragment: &str) -> Id {
-        let time = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
         let pid = std::process::id();
+        let word = validate
+            .to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
         Id {
-            text: format!("{time:020}-{pid}-{}-{fragment}", validate_word(validate)),
+            text: format!("{:020}-{pid}-{word}-{fragment}", now_nanos()),
             pid,
             validate,
             fragment: fragment.to_string(),
@@ -97,16 +111,15 @@ impl Id {
 
     /// The id of a staged or result file, if its name is one.
     fn parse(path: &Path) -> Option<Id> {
-        let text = path.file_stem()?.to_str()?;
+        Id::from_text(path.file_stem()?.to_str()?)
+    }
+
+    /// The id `text`, if it is one.
+    fn from_text(text: &str) -> Option<Id> {
         let mut parts = text.splitn(4, '-');
         let (_time, pid, validate, fragment) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let validate = match validate {
-            "auto" => Validate::Auto,
-            "internal" => Validate::Internal,
-            "ansible" => Validate::Ansible,
-            _ => return None,
-        };
+        let validate = Validate::from_str(validate, false).ok()?;
         // A plain `*.ini` name: nothing that could lead out of the fragment folder.
         if !fragment.ends_with(".ini") || fragment.starts_with('.') || fragment.contains('/') {
             return None;
@@ -121,14 +134,6 @@ impl Id {
 
     fn file(&self, pending: &Path, extension: &str) -> PathBuf {
         pending.join(format!("{}.{extension}", self.text))
-    }
-}
-
-fn validate_word(validate: Validate) -> &'static str {
-    match validate {
-        Validate::Auto => "auto",
-        Validate::Internal => "internal",
-        Validate::Ansible => "ansible",
     }
 }
 
@@ -327,9 +332,7 @@ fn gather(pending: &Path) {
         fs::read_dir(pending).map_or(0, |d| {
             d.flatten()
                 .map(|e| e.file_name())
-                .filter(|n| {
-                    Kind::of(Path::new(n)).is_some() && !n.as_encoded_bytes().starts_with(b".")
-                })
+                .filter(|n| Kind::of(Path::new(n)).is_some())
                 .filter(|n| seen.insert(n.clone()))
                 .count()
         })
@@ -389,11 +392,7 @@ fn lead(context: &Context, pending: &Path) {
     let mut earlier = std::collections::HashMap::new();
     let mut validate = context.settings.validate;
     for path in staged {
-        let name_is_hidden = path
-            .file_name()
-            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"."));
-        let (Some(kind), Some(id), false) = (Kind::of(&path), Id::parse(&path), name_is_hidden)
-        else {
+        let (Some(kind), Some(id)) = (Kind::of(&path), Id::parse(&path)) else {
             clean_leftover(&path);
             continue;
         };
@@ -413,9 +412,7 @@ fn lead(context: &Context, pending: &Path) {
     }
     let journal = pending.join(format!(
         "batch-{:020}-{}.journal",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
+        now_nanos(),
         std::process::id()
     ));
     let changes: Vec<&Change> = batch
@@ -740,7 +737,7 @@ fn recover(context: &Context, pending: &Path, dir: &Path) {
         let writers: Vec<(String, u32)> = changes
             .iter()
             .map(|c| {
-                let pid = Id::parse(Path::new(&format!("{}.add", c.id))).map_or(0, |id| id.pid);
+                let pid = Id::from_text(&c.id).map_or(0, |id| id.pid);
                 (c.id.clone(), pid)
             })
             .collect();
